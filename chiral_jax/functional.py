@@ -1,0 +1,425 @@
+"""Pure chiral layer functions (no Flax).
+
+Each layer takes its free parameters (see :mod:`chiral_jax.tying`) and the specs it maps between.
+Inputs are plain arrays ``(..., spec.size)`` or :class:`~chiral_jax.basis.EvenOdd` features; the
+output has the same kind as the input, so a network can stay in the even/odd basis between layers.
+
+Two paths:
+
+* ``path="even_odd"`` (default): split, two half-size contractions (``x_E @ A``, ``x_O @ B``),
+  merge; about half the multiply-adds of a dense layer and the dense weight is never built.
+* ``path="dense"``: builds the dense weight with :func:`chiral_jax.tying.linear_weight` and applies it;
+  the reference the tests compare the fast path with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from chiral_jax import tying
+from chiral_jax.basis import EvenOdd, check_even_odd, from_even_odd, to_even_odd
+from chiral_jax.spec import ChiralSpec, along_last_axis
+
+__all__ = [
+    "ODD_ACTIVATIONS",
+    "Padding",
+    "activation",
+    "batch_norm",
+    "batch_norm_statistics",
+    "check_activation",
+    "conv1d",
+    "conv1d_dense",
+    "dropout",
+    "get_activation",
+    "hard_tanh",
+    "invariant",
+    "is_odd_function",
+    "linear",
+]
+
+Array = jax.Array
+Features = Array | EvenOdd
+Path = Literal["even_odd", "dense"]
+Padding = str | int | tuple[int, int]
+"""``"VALID"``, ``"SAME"``, ``"CAUSAL"`` (all padding on the left), an int (both sides) or ``(lo, hi)``."""
+
+_SQRT_HALF = float(1.0 / np.sqrt(2.0))
+
+
+def _check_path(path: str) -> None:
+    if path not in ("even_odd", "dense"):
+        raise ValueError(f"path must be 'even_odd' or 'dense', got {path!r}")
+
+
+def _input_even_odd(x: Features, spec: ChiralSpec, what: str) -> EvenOdd:
+    if isinstance(x, EvenOdd):
+        check_even_odd(x, spec, what)
+        return x
+    spec.check_channels(x, what)
+    return to_even_odd(x, spec)
+
+
+def _like_input(x: Features, y: EvenOdd, spec: ChiralSpec) -> Features:
+    """Returns ``y`` in the kind of ``x``: stays ``EvenOdd`` or merges to channels."""
+    return y if isinstance(x, EvenOdd) else from_even_odd(y, spec)
+
+
+def _add_bias(y: Array, bias: Array | None) -> Array:
+    return y if bias is None else y + along_last_axis(bias, y)
+
+
+# ---------------------------------------------------------------------------------- linear
+
+
+def linear(
+    x: Features,
+    kernel: tying.KernelFree,
+    in_spec: ChiralSpec,
+    out_spec: ChiralSpec,
+    bias: Array | None = None,
+    *,
+    path: Path = "even_odd",
+    precision: Any = None,
+) -> Features:
+    """Chiral linear map ``(..., in_spec.size) -> (..., out_spec.size)``.
+
+    Args:
+      x: array ``(..., in_spec.size)`` or ``EvenOdd`` in ``in_spec``'s basis.
+      kernel: free parameters ``{"even": (nE_in, nE_out), "odd": (nO_in, nO_out)}``.
+      bias: free bias ``(out_spec.num_even,)`` or None.
+      path: ``"even_odd"`` (fast) or ``"dense"`` (reference; array inputs only).
+    """
+    _check_path(path)
+    tying.check_kernel(kernel, in_spec, out_spec, "linear")
+    if path == "dense":
+        if isinstance(x, EvenOdd):
+            raise ValueError("linear(path='dense') takes channel arrays, got EvenOdd features")
+        in_spec.check_channels(x, "linear input")
+        y = jnp.matmul(x, tying.linear_weight(kernel, in_spec, out_spec), precision=precision)
+        return _add_bias(y, None if bias is None else tying.linear_bias(bias, out_spec))
+    h = _input_even_odd(x, in_spec, "linear input")
+    even = _add_bias(jnp.matmul(h.even, kernel["even"], precision=precision), bias)
+    odd = jnp.matmul(h.odd, kernel["odd"], precision=precision)
+    return _like_input(x, EvenOdd(even, odd), out_spec)
+
+
+def invariant(
+    x: Features,
+    kernel: tying.KernelFree,
+    in_spec: ChiralSpec,
+    bias: Array | None = None,
+    *,
+    odd_magnitudes: Array | None = None,
+) -> Array:
+    """Mirror-invariant head ``(..., in_spec.size) -> (..., out_features)``.
+
+    A linear map into an invariant output reads the even part only (``kernel["odd"]`` has zero
+    columns). ``odd_magnitudes`` (nO_in, out) optionally adds ``|x_O| @ odd_magnitudes``, an
+    invariant nonlinear read of the odd part (``|-v| = |v|``), which a linear head cannot see.
+    """
+    h = _input_even_odd(x, in_spec, "invariant input")
+    out_features = kernel["even"].shape[-1]
+    tying.check_kernel(kernel, in_spec, ChiralSpec.invariant(out_features), "invariant")
+    y = h.even @ kernel["even"]
+    if odd_magnitudes is not None:
+        y = y + jnp.abs(h.odd) @ odd_magnitudes
+    return _add_bias(y, bias)
+
+
+# ---------------------------------------------------------------------------------- conv
+
+
+def _conv_padding(padding: Padding, kernel_size: int, dilation: int) -> tuple[int, int]:
+    span = dilation * (kernel_size - 1)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return (0, 0)
+        if mode == "SAME":
+            return (span // 2, span - span // 2)
+        if mode == "CAUSAL":
+            return (span, 0)
+        raise ValueError(f"padding must be VALID, SAME, CAUSAL, an int or (lo, hi), got {padding!r}")
+    if isinstance(padding, int):
+        return (padding, padding)
+    lo, hi = padding
+    return (int(lo), int(hi))
+
+
+def _conv_time(
+    x: Array,
+    kernel: Array,
+    strides: int,
+    dilation: int,
+    padding: Padding,
+    precision: Any,
+    impl: Literal["matmul", "xla"],
+) -> Array:
+    """Plain 1-D conv of (B, T, C_in) with (k, C_in, C_out) -> (B, T_out, C_out)."""
+    k, c_in, c_out = kernel.shape
+    lo, hi = _conv_padding(padding, k, dilation)
+    if impl == "xla" and c_in and c_out:
+        return jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            (strides,),
+            [(lo, hi)],
+            rhs_dilation=(dilation,),
+            dimension_numbers=("NWC", "WIO", "NWC"),
+            precision=precision,
+        )
+    if lo or hi:
+        x = jnp.pad(x, [(0, 0)] * (x.ndim - 2) + [(lo, hi), (0, 0)])
+    t = x.shape[-2]
+    t_out = (t - dilation * (k - 1) - 1) // strides + 1
+    if t_out < 1:
+        raise ValueError(
+            f"conv1d: input of {t - lo - hi} frames (padded to {t}) is shorter than the receptive "
+            f"field {dilation * (k - 1) + 1} (kernel {k}, dilation {dilation})"
+        )
+    if strides == k and dilation == 1:
+        # Non-overlapping windows: a reshape, no copies (VideoPose3D's strided training model).
+        taps = x[..., : t_out * k, :].reshape(*x.shape[:-2], t_out, k * c_in)
+    else:
+        # im2col: k shifted (strided) slices side by side, then one matmul. XLA:CPU's conv is
+        # pathologically slow for some dilated shapes (ARCHITECTURE.md section 2); this is not.
+        stop = (t_out - 1) * strides + 1
+        taps = jnp.concatenate(
+            [x[..., i * dilation : i * dilation + stop : strides, :] for i in range(k)], axis=-1
+        )
+    return jnp.matmul(taps, kernel.reshape(k * c_in, c_out), precision=precision)
+
+
+def _check_sequence(x: Features, what: str) -> None:
+    ndim = x.even.ndim if isinstance(x, EvenOdd) else x.ndim
+    if ndim < 3:
+        shape = x.shape
+        raise ValueError(f"{what}: expected (batch, time, channels), got shape {tuple(shape)}")
+
+
+def conv1d(
+    x: Features,
+    kernel: tying.KernelFree,
+    in_spec: ChiralSpec,
+    out_spec: ChiralSpec,
+    bias: Array | None = None,
+    *,
+    strides: int = 1,
+    dilation: int = 1,
+    padding: Padding = "VALID",
+    path: Path = "even_odd",
+    impl: Literal["matmul", "xla"] = "matmul",
+    precision: Any = None,
+) -> Features:
+    """Chiral 1-D convolution over time: ``(batch, time, in_spec.size) -> (batch, time', out_spec.size)``.
+
+    Args:
+      x: ``(batch, time, in_spec.size)`` array or ``EvenOdd`` halves with the same leading dims.
+      kernel: ``{"even": (k, nE_in, nE_out), "odd": (k, nO_in, nO_out)}``.
+      bias: free bias ``(out_spec.num_even,)`` or None.
+      strides, dilation, padding: as in ``flax.nnx.Conv`` (padding also ``"CAUSAL"``).
+      impl: ``"matmul"`` (slices + one matmul; default, fastest here) or ``"xla"``
+        (``lax.conv_general_dilated``).
+    """
+    _check_path(path)
+    _check_sequence(x, "conv1d input")
+    tying.check_kernel(kernel, in_spec, out_spec, "conv1d")
+    if kernel["even"].ndim != 3:
+        raise ValueError(f"conv1d: kernel blocks must be (k, in, out), got {kernel['even'].shape}")
+    conv = lambda h, w: _conv_time(h, w, strides, dilation, padding, precision, impl)  # noqa: E731
+    if path == "dense":
+        if isinstance(x, EvenOdd):
+            raise ValueError("conv1d(path='dense') takes channel arrays, got EvenOdd features")
+        in_spec.check_channels(x, "conv1d input")
+        y = conv(x, tying.conv_kernel(kernel, in_spec, out_spec))
+        return _add_bias(y, None if bias is None else tying.linear_bias(bias, out_spec))
+    h = _input_even_odd(x, in_spec, "conv1d input")
+    even, odd = _add_bias(conv(h.even, kernel["even"]), bias), conv(h.odd, kernel["odd"])
+    return _like_input(x, EvenOdd(even, odd), out_spec)
+
+
+def conv1d_dense(
+    x: Array,
+    kernel: Array,
+    bias: Array | None = None,
+    *,
+    strides: int = 1,
+    dilation: int = 1,
+    padding: Padding = "VALID",
+    impl: Literal["matmul", "xla"] = "matmul",
+    precision: Any = None,
+) -> Array:
+    """A plain (non-chiral) conv with the same conventions, for baselines and benchmarks."""
+    return _add_bias(_conv_time(x, kernel, strides, dilation, padding, precision, impl), bias)
+
+
+# ---------------------------------------------------------------------------------- batch norm
+
+
+def batch_norm_statistics(
+    x: Features, spec: ChiralSpec, axes: Sequence[int] | None = None
+) -> tuple[Array, Array]:
+    """Mean and variance of the mirror-augmented batch ``{x, T x}``.
+
+    The augmented mean has no odd part, so it is returned as its even coordinates; the variance is
+    shared by the two channels of a pair, so it is returned per channel orbit.
+
+    Args:
+      x: ``(..., spec.size)`` or ``EvenOdd``.
+      axes: axes reduced over (default: all but the last).
+
+    Returns:
+      ``mean_even (num_even,)`` and ``var_orbits (num_orbits,)`` (biased, as in Flax).
+    """
+    h = _input_even_odd(x, spec, "batch_norm input")
+    if axes is None:
+        axes = tuple(range(h.even.ndim - 1))
+    axes = tuple(axes)
+    mean_even = jnp.mean(h.even, axis=axes)
+    var_even = jnp.mean(jnp.square(h.even - jnp.mean(h.even, axis=axes, keepdims=True)), axis=axes)
+    var_odd = jnp.mean(jnp.square(h.odd), axis=axes)  # the augmented batch's odd mean is 0
+    p = spec.num_pairs
+    # A pair's augmented variance averages its two channels; in the orthonormal basis that is
+    # the mean of its u (even) and v (odd) variances.
+    var_pairs = 0.5 * (var_even[:p] + var_odd[:p])
+    return mean_even, jnp.concatenate([var_pairs, var_even[p:], var_odd[p:]])
+
+
+def batch_norm(
+    x: Features,
+    mean_even: Array,
+    var_orbits: Array,
+    spec: ChiralSpec,
+    scale: Array | None = None,
+    bias: Array | None = None,
+    *,
+    epsilon: float = 1e-5,
+) -> Features:
+    """Normalizes with given statistics (see :func:`batch_norm_statistics`) and the tied affine.
+
+    Args:
+      x: ``(..., spec.size)`` or ``EvenOdd``.
+      mean_even: ``(num_even,)``; var_orbits: ``(num_orbits,)``.
+      scale: free scale ``(num_orbits,)`` or None; bias: free shift ``(num_even,)`` or None.
+    """
+    h = _input_even_odd(x, spec, "batch_norm input")
+    inv = jax.lax.rsqrt(var_orbits + epsilon)
+    if scale is not None:
+        inv = inv * scale
+    inv_even, inv_odd = spec.orbits_to_halves(inv)
+    even = _add_bias((h.even - along_last_axis(mean_even, h.even)) * along_last_axis(inv_even, h.even), bias)
+    return _like_input(x, EvenOdd(even, h.odd * along_last_axis(inv_odd, h.odd)), spec)
+
+
+# ---------------------------------------------------------------------------------- dropout
+
+
+def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool = False) -> Features:
+    """Inverted dropout on every channel (or even/odd coordinate); identity when deterministic.
+
+    Masks are independent per coordinate (the paper found tied masks over-fit): equivariance holds
+    in distribution while training and exactly at evaluation.
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    if deterministic or rate == 0.0:
+        return x
+    if key is None:
+        raise ValueError("dropout: a PRNG key is needed when not deterministic")
+    leaves, treedef = jax.tree_util.tree_flatten(x)
+    keys = jax.random.split(key, len(leaves))
+    keep = 1.0 - rate
+    out = [
+        jnp.where(jax.random.bernoulli(k, keep, leaf.shape), leaf / keep, 0).astype(leaf.dtype)
+        for k, leaf in zip(keys, leaves, strict=True)
+    ]
+    return jax.tree_util.tree_unflatten(treedef, out)
+
+
+# ---------------------------------------------------------------------------------- activations
+
+
+def hard_tanh(x: Array) -> Array:
+    """``clip(x, -1, 1)``: odd."""
+    return jnp.clip(x, -1.0, 1.0)
+
+
+ODD_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "tanh": jnp.tanh,
+    "softsign": jax.nn.soft_sign,
+    "hard_tanh": hard_tanh,
+    "identity": lambda x: x,
+}
+"""Named odd activations (usable on specs with negated channels)."""
+
+_ANY_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    **ODD_ACTIVATIONS,
+    "relu": jax.nn.relu,
+    "gelu": jax.nn.gelu,
+    "silu": jax.nn.silu,
+    "elu": jax.nn.elu,
+    "leaky_relu": jax.nn.leaky_relu,
+}
+
+_PROBE = np.concatenate([np.linspace(-4.0, 4.0, 81), [-1e-3, 1e-3, -0.37, 0.37, -10.0, 10.0]])
+
+
+def get_activation(fn: str | Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """A callable for a name in ``{tanh, softsign, hard_tanh, identity, relu, gelu, silu, elu,
+    leaky_relu}`` or the callable itself."""
+    if callable(fn):
+        return fn
+    try:
+        return _ANY_ACTIVATIONS[fn]
+    except KeyError:
+        raise ValueError(f"unknown activation {fn!r}; known: {sorted(_ANY_ACTIVATIONS)}") from None
+
+
+def is_odd_function(fn: Callable[[Array], Array]) -> bool:
+    """Whether ``fn(-x) == -fn(x)`` on a probe grid (float64 numpy, tolerance 1e-6)."""
+    probe = jnp.asarray(_PROBE, jnp.float32)
+    a = np.asarray(fn(probe), np.float64)
+    b = np.asarray(fn(-probe), np.float64)
+    return bool(np.allclose(b, -a, rtol=1e-5, atol=1e-6))
+
+
+def check_activation(fn: str | Callable[[Array], Array], spec: ChiralSpec) -> Callable[[Array], Array]:
+    """Returns the activation callable, or raises ValueError if it would break equivariance on
+    ``spec``: a negated channel needs an odd function (``f(-x) = -f(x)``)."""
+    f = get_activation(fn)
+    if spec.has_negated and not is_odd_function(f):
+        name = fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
+        raise ValueError(
+            f"activation {name!r} is not odd (f(-x) != -f(x)), but {spec!r} negates coordinates "
+            f"{spec.negated} under the mirror, so the net would not be equivariant. Use an odd "
+            f"activation ({', '.join(ODD_ACTIVATIONS)}) or a hidden spec without negated channels "
+            "(ChiralSpec.hidden(n, negated=False)), on which any activation is exact."
+        )
+    return f
+
+
+def activation(
+    x: Features, fn: str | Callable[[Array], Array], spec: ChiralSpec, *, check: bool = True
+) -> Features:
+    """An elementwise activation, applied per channel (checked against ``spec``).
+
+    On ``EvenOdd`` features it acts on each pair's channels ``a = (u + v)/sqrt2``,
+    ``b = (u - v)/sqrt2`` and returns to the basis, with contiguous slices only.
+    """
+    f = check_activation(fn, spec) if check else get_activation(fn)
+    if not isinstance(x, EvenOdd):
+        spec.check_channels(x, "activation input")
+        return f(x)
+    check_even_odd(x, spec, "activation input")
+    p = spec.num_pairs
+    u, v = x.even[..., :p], x.odd[..., :p]
+    # a = x_left, b = s * x_right; f(s b) = s f(b) for s = +1 or f odd, so this is f per channel.
+    fa, fb = f((u + v) * _SQRT_HALF), f((u - v) * _SQRT_HALF)
+    even = jnp.concatenate([(fa + fb) * _SQRT_HALF, f(x.even[..., p:])], axis=-1)
+    odd = jnp.concatenate([(fa - fb) * _SQRT_HALF, f(x.odd[..., p:])], axis=-1)
+    return EvenOdd(even, odd)

@@ -1,0 +1,6 @@
+"""Task networks built from :mod:`chiral_jax.nn`, each with its plain baseline."""
+
+from chiral_jax.models.mlp import MLP, ChiralMLP
+from chiral_jax.models.temporal import ChiralTemporalModel, TemporalModel
+
+__all__ = ["MLP", "ChiralMLP", "ChiralTemporalModel", "TemporalModel"]

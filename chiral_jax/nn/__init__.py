@@ -1,0 +1,15 @@
+"""Flax NNX modules over :mod:`chiral_jax.functional` (one file per family)."""
+
+from chiral_jax.nn.conv import ChiralConv1d
+from chiral_jax.nn.elementwise import ChiralActivation, ChiralDropout
+from chiral_jax.nn.linear import ChiralInvariant, ChiralLinear
+from chiral_jax.nn.norm import ChiralBatchNorm
+
+__all__ = [
+    "ChiralActivation",
+    "ChiralBatchNorm",
+    "ChiralConv1d",
+    "ChiralDropout",
+    "ChiralInvariant",
+    "ChiralLinear",
+]

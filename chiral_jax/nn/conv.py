@@ -1,0 +1,83 @@
+"""Chiral 1-D convolution over time."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from chiral_jax import functional, tying
+from chiral_jax.basis import EvenOdd
+from chiral_jax.spec import ChiralSpec
+
+Array = jax.Array
+
+
+class ChiralConv1d(nnx.Module):
+    """Equivariant conv ``(batch, time, in_spec.size) -> (batch, time', out_spec.size)``.
+
+    Strides, dilation and padding act on time only, as in ``nnx.Conv`` (padding also ``"CAUSAL"``).
+
+    Attributes:
+      kernel_even: (kernel_size, in_spec.num_even, out_spec.num_even).
+      kernel_odd: (kernel_size, in_spec.num_odd, out_spec.num_odd).
+      bias: (out_spec.num_even,) or None.
+    """
+
+    def __init__(
+        self,
+        in_spec: ChiralSpec,
+        out_spec: ChiralSpec,
+        kernel_size: int,
+        *,
+        strides: int = 1,
+        kernel_dilation: int = 1,
+        padding: functional.Padding = "VALID",
+        use_bias: bool = True,
+        kernel_init: tying.Initializer = tying.default_kernel_init,
+        dtype: Any = jnp.float32,
+        path: functional.Path = "even_odd",
+        impl: Literal["matmul", "xla"] = "matmul",
+        rngs: nnx.Rngs,
+    ):
+        for name, v in (
+            ("kernel_size", kernel_size),
+            ("strides", strides),
+            ("kernel_dilation", kernel_dilation),
+        ):
+            if int(v) < 1:
+                raise ValueError(f"ChiralConv1d: {name} must be >= 1, got {v}")
+        self.in_spec, self.out_spec = in_spec, out_spec
+        self.kernel_size, self.strides, self.kernel_dilation = kernel_size, strides, kernel_dilation
+        self.padding, self.path, self.impl = padding, path, impl
+        free = tying.init_conv(
+            rngs.params(), in_spec, out_spec, kernel_size, kernel_init=kernel_init, dtype=dtype
+        )
+        self.kernel_even = nnx.Param(free["even"])
+        self.kernel_odd = nnx.Param(free["odd"])
+        self.bias = nnx.Param(tying.init_bias(out_spec, dtype)) if use_bias else None
+
+    @property
+    def kernel(self) -> tying.KernelFree:
+        return {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
+
+    @property
+    def weight(self) -> Array:
+        """The dense (kernel_size, in_spec.size, out_spec.size) kernel."""
+        return tying.conv_kernel(self.kernel, self.in_spec, self.out_spec)
+
+    def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
+        return functional.conv1d(
+            x,
+            self.kernel,
+            self.in_spec,
+            self.out_spec,
+            None if self.bias is None else self.bias[...],
+            strides=self.strides,
+            dilation=self.kernel_dilation,
+            padding=self.padding,
+            path=self.path,
+            impl=self.impl,
+        )

@@ -1,0 +1,48 @@
+"""Elementwise chiral layers: activations checked against their spec, and dropout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+from flax import nnx
+
+from chiral_jax import functional
+from chiral_jax.basis import EvenOdd
+from chiral_jax.spec import ChiralSpec
+
+Array = jax.Array
+
+
+class ChiralActivation(nnx.Module):
+    """An elementwise activation on features of ``spec``.
+
+    Construction fails with a ValueError if ``fn`` is not odd and ``spec`` has negated channels
+    (the net would not be equivariant); on a negation-free spec any activation is exact.
+    """
+
+    def __init__(self, spec: ChiralSpec, fn: str | Callable[[Array], Array] = "tanh"):
+        self.spec = spec
+        self.fn = functional.check_activation(fn, spec)
+
+    def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
+        return functional.activation(x, self.fn, self.spec, check=False)
+
+
+class ChiralDropout(nnx.Module):
+    """Dropout on arrays or even/odd features; identity when ``deterministic`` (``model.eval()``)."""
+
+    def __init__(self, rate: float, *, deterministic: bool = False, rngs: nnx.Rngs | None = None):
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"ChiralDropout: rate must be in [0, 1), got {rate}")
+        self.rate, self.deterministic = rate, deterministic
+        # A forked stream of its own, as nnx.Dropout keeps: the layer draws fresh masks per call.
+        self.rngs = rngs["dropout"].fork() if rngs is not None else nnx.data(None)
+
+    def __call__(self, x: Array | EvenOdd, *, deterministic: bool | None = None) -> Array | EvenOdd:
+        det = self.deterministic if deterministic is None else deterministic
+        if det or self.rate == 0.0:
+            return x
+        if self.rngs is None:
+            raise ValueError("ChiralDropout: pass rngs= at construction to use it in training mode")
+        return functional.dropout(x, self.rate, self.rngs(), deterministic=False)

@@ -1,0 +1,100 @@
+"""Chiral dense layers: :class:`ChiralLinear` and the invariance head :class:`ChiralInvariant`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from chiral_jax import functional, tying
+from chiral_jax.basis import EvenOdd
+from chiral_jax.spec import ChiralSpec
+
+Array = jax.Array
+
+
+class ChiralLinear(nnx.Module):
+    """Equivariant linear layer ``(..., in_spec.size) -> (..., out_spec.size)``.
+
+    Holds the free parameters (two blocks and an even bias); the dense weight is a pure function of
+    them (:attr:`weight`). Accepts arrays or :class:`~chiral_jax.basis.EvenOdd` features and returns
+    the same kind.
+
+    Attributes:
+      kernel_even: (in_spec.num_even, out_spec.num_even).
+      kernel_odd: (in_spec.num_odd, out_spec.num_odd).
+      bias: (out_spec.num_even,) or None.
+    """
+
+    def __init__(
+        self,
+        in_spec: ChiralSpec,
+        out_spec: ChiralSpec,
+        *,
+        use_bias: bool = True,
+        kernel_init: tying.Initializer = tying.default_kernel_init,
+        dtype: Any = jnp.float32,
+        path: functional.Path = "even_odd",
+        rngs: nnx.Rngs,
+    ):
+        self.in_spec, self.out_spec, self.path = in_spec, out_spec, path
+        free = tying.init_linear(rngs.params(), in_spec, out_spec, kernel_init=kernel_init, dtype=dtype)
+        self.kernel_even = nnx.Param(free["even"])
+        self.kernel_odd = nnx.Param(free["odd"])
+        self.bias = nnx.Param(tying.init_bias(out_spec, dtype)) if use_bias else None
+
+    @property
+    def kernel(self) -> tying.KernelFree:
+        return {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
+
+    @property
+    def weight(self) -> Array:
+        """The dense (in_spec.size, out_spec.size) weight."""
+        return tying.linear_weight(self.kernel, self.in_spec, self.out_spec)
+
+    def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
+        bias = None if self.bias is None else self.bias[...]
+        return functional.linear(x, self.kernel, self.in_spec, self.out_spec, bias, path=self.path)
+
+
+class ChiralInvariant(nnx.Module):
+    """Mirror-invariant head ``(..., in_spec.size) -> (..., out_features)`` (class scores).
+
+    A linear map into an invariant output can read only the even part of its input; with
+    ``odd_magnitudes=True`` it also reads ``|x_odd|`` (invariant, as ``|-v| = |v|``).
+    """
+
+    def __init__(
+        self,
+        in_spec: ChiralSpec,
+        out_features: int,
+        *,
+        use_bias: bool = True,
+        odd_magnitudes: bool = False,
+        kernel_init: tying.Initializer = tying.default_kernel_init,
+        dtype: Any = jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        self.in_spec, self.out_features = in_spec, out_features
+        self.out_spec = ChiralSpec.invariant(out_features)
+        free = tying.init_linear(rngs.params(), in_spec, self.out_spec, kernel_init=kernel_init, dtype=dtype)
+        self.kernel_even = nnx.Param(free["even"])
+        self.kernel_odd = nnx.Param(free["odd"])  # (num_odd, 0): kept for a uniform free pytree
+        self.odd_magnitudes = (
+            nnx.Param(kernel_init(rngs.params(), (in_spec.num_odd, out_features), dtype))
+            if odd_magnitudes and in_spec.num_odd
+            else None
+        )
+        self.bias = nnx.Param(jnp.zeros((out_features,), dtype)) if use_bias else None
+
+    def __call__(self, x: Array | EvenOdd) -> Array:
+        kernel = {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
+        return functional.invariant(
+            x,
+            kernel,
+            self.in_spec,
+            None if self.bias is None else self.bias[...],
+            odd_magnitudes=None if self.odd_magnitudes is None else self.odd_magnitudes[...],
+        )

@@ -1,0 +1,69 @@
+"""Chiral batch normalization."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from chiral_jax import functional, tying
+from chiral_jax.basis import EvenOdd
+from chiral_jax.spec import ChiralSpec
+
+Array = jax.Array
+
+
+class ChiralBatchNorm(nnx.Module):
+    """Batch norm over all axes but the last, with the statistics of the augmented batch {x, T x}.
+
+    Using the mirror-augmented statistics in training as well as in evaluation makes the layer
+    equivariant sample by sample: mirroring one sample of a batch mirrors that sample's output and
+    leaves the others unchanged. Scales are tied across each left/right pair; the shift is an
+    equivariant bias. Respects ``model.train()`` / ``model.eval()`` (``use_running_average``).
+
+    Attributes:
+      scale: (spec.num_orbits,); bias: (spec.num_even,).
+      mean: running mean (spec.num_even,) (BatchStat); var: running variance (spec.num_orbits,).
+    """
+
+    def __init__(
+        self,
+        spec: ChiralSpec,
+        *,
+        momentum: float = 0.9,
+        epsilon: float = 1e-5,
+        use_running_average: bool = False,
+        use_scale: bool = True,
+        use_bias: bool = True,
+        dtype: Any = jnp.float32,
+        rngs: nnx.Rngs | None = None,
+    ):
+        del rngs  # no random initialization; accepted for a uniform constructor
+        self.spec, self.momentum, self.epsilon = spec, momentum, epsilon
+        self.use_running_average = use_running_average
+        free = tying.init_batch_norm(spec, dtype)
+        self.scale = nnx.Param(free["scale"]) if use_scale else None
+        self.bias = nnx.Param(free["bias"]) if use_bias else None
+        self.mean = nnx.BatchStat(jnp.zeros((spec.num_even,), dtype))
+        self.var = nnx.BatchStat(jnp.ones((spec.num_orbits,), dtype))
+
+    def __call__(self, x: Array | EvenOdd, *, use_running_average: bool | None = None) -> Array | EvenOdd:
+        use_ra = self.use_running_average if use_running_average is None else use_running_average
+        if use_ra:
+            mean, var = self.mean[...], self.var[...]
+        else:
+            mean, var = functional.batch_norm_statistics(x, self.spec)
+            m = self.momentum
+            self.mean[...] = m * self.mean[...] + (1.0 - m) * jax.lax.stop_gradient(mean)
+            self.var[...] = m * self.var[...] + (1.0 - m) * jax.lax.stop_gradient(var)
+        return functional.batch_norm(
+            x,
+            mean,
+            var,
+            self.spec,
+            None if self.scale is None else self.scale[...],
+            None if self.bias is None else self.bias[...],
+            epsilon=self.epsilon,
+        )

@@ -1,0 +1,268 @@
+"""Parameter tying as pure functions: free-parameter pytrees <-> dense equivariant weights.
+
+Every linear map ``W`` with ``T_out W = W T_in`` maps the even part of its input to the even part of
+its output and the odd part to the odd part, and nothing across (ARCHITECTURE.md section 2):
+
+    W = merge_out o [A 0; 0 B] o split_in      A: (num_even_in, num_even_out)
+                                                B: (num_odd_in,  num_odd_out)
+
+so the free parameters of a chiral linear layer are the two blocks ``{"even": A, "odd": B}``; they
+span the *complete* space of equivariant maps (``num_free_linear`` is the dimension of the null space
+of ``W -> T_out W - W T_in``). A bias is equivariant iff it lies in the even output part: its free
+parameters are its even coordinates. A 1-D conv kernel is one ``(A, B)`` per tap. A batch-norm scale
+is one value per channel orbit (tied across each left/right pair); its shift is an equivariant bias.
+
+Conventions: weights act on the last axis as ``y = x @ W``, so ``W`` is ``(in, out)`` and a conv
+kernel ``(kernel_size, in, out)`` (Flax's layout). Nothing here imports Flax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from chiral_jax.spec import ChiralSpec
+
+__all__ = [
+    "Initializer",
+    "KernelFree",
+    "batch_norm_bias",
+    "batch_norm_scale",
+    "check_kernel",
+    "conv_kernel",
+    "default_kernel_init",
+    "equivariance_constraint",
+    "init_batch_norm",
+    "init_bias",
+    "init_conv",
+    "init_linear",
+    "linear_bias",
+    "linear_weight",
+    "num_free_bias",
+    "num_free_conv",
+    "num_free_linear",
+    "project_batch_norm",
+    "project_bias",
+    "project_conv",
+    "project_linear",
+]
+
+Array = jax.Array
+KernelFree = dict[str, Array]
+"""``{"even": (..., num_even_in, num_even_out), "odd": (..., num_odd_in, num_odd_out)}``."""
+Initializer = Callable[[Array, tuple[int, ...], Any], Array]
+
+default_kernel_init: Initializer = jax.nn.initializers.lecun_normal()
+"""Flax's default. Applied per block, so each block's fan-in is its own input half: with inputs of
+unit variance in every basis direction the output variance matches a dense layer's."""
+
+
+def _init_block(init: Initializer, key: Array, shape: tuple[int, ...], dtype: Any) -> Array:
+    # An empty block (e.g. the odd block into an invariant output) has nothing to draw, and Flax
+    # initializers divide by its zero fan.
+    if 0 in shape:
+        return jnp.zeros(shape, dtype)
+    return init(key, shape, dtype)
+
+
+def check_kernel(free: KernelFree, in_spec: ChiralSpec, out_spec: ChiralSpec, what: str) -> None:
+    if not isinstance(free, dict) or set(free) != {"even", "odd"}:
+        raise ValueError(f"{what}: expected a dict with keys 'even' and 'odd', got {type(free)}")
+    for key, n_in, n_out in (
+        ("even", in_spec.num_even, out_spec.num_even),
+        ("odd", in_spec.num_odd, out_spec.num_odd),
+    ):
+        shape = tuple(free[key].shape)
+        if shape[-2:] != (n_in, n_out):
+            raise ValueError(
+                f"{what}: the {key} block must end in ({n_in}, {n_out}) for in_spec {in_spec!r} -> "
+                f"out_spec {out_spec!r}, got shape {shape}"
+            )
+
+
+# ---------------------------------------------------------------------------------- linear
+
+
+def num_free_linear(in_spec: ChiralSpec, out_spec: ChiralSpec) -> int:
+    """Dimension of the space of equivariant ``(in_spec.size, out_spec.size)`` matrices."""
+    return in_spec.num_even * out_spec.num_even + in_spec.num_odd * out_spec.num_odd
+
+
+def init_linear(
+    key: Array,
+    in_spec: ChiralSpec,
+    out_spec: ChiralSpec,
+    *,
+    kernel_init: Initializer = default_kernel_init,
+    dtype: Any = jnp.float32,
+) -> KernelFree:
+    """Random free parameters ``{"even": (nE_in, nE_out), "odd": (nO_in, nO_out)}``."""
+    k_even, k_odd = jax.random.split(key)
+    return {
+        "even": _init_block(kernel_init, k_even, (in_spec.num_even, out_spec.num_even), dtype),
+        "odd": _init_block(kernel_init, k_odd, (in_spec.num_odd, out_spec.num_odd), dtype),
+    }
+
+
+def _basis_matrices(spec: ChiralSpec, dtype: Any) -> tuple[Array, Array]:
+    even, odd = spec.basis()
+    return jnp.asarray(even, dtype), jnp.asarray(odd, dtype)
+
+
+def linear_weight(free: KernelFree, in_spec: ChiralSpec, out_spec: ChiralSpec) -> Array:
+    """The dense equivariant weight ``(in_spec.size, out_spec.size)`` of free parameters ``free``.
+
+    Also works on leading batch dims of the blocks (``(..., n_in, n_out)``), e.g. conv taps.
+    """
+    check_kernel(free, in_spec, out_spec, "linear_weight")
+    dtype = jnp.result_type(free["even"], free["odd"])
+    s_even, s_odd = _basis_matrices(in_spec, dtype)
+    # W = S_even A M_even + S_odd B M_odd, with out_spec.merge applying the M's on the last axis.
+    return out_spec.merge(
+        jnp.einsum("ie,...eo->...io", s_even, free["even"]),
+        jnp.einsum("id,...do->...io", s_odd, free["odd"]),
+    )
+
+
+def project_linear(weight: Array, in_spec: ChiralSpec, out_spec: ChiralSpec) -> KernelFree:
+    """Free parameters of the equivariant map nearest to ``weight`` (in the Frobenius norm).
+
+    ``linear_weight(project_linear(W))`` is the orthogonal projection of ``W`` onto the equivariant
+    subspace, i.e. the average ``(W + T_in^T W T_out) / 2``: use it to symmetrize a trained dense
+    layer. ``project_linear(linear_weight(free)) == free``.
+    """
+    weight = jnp.asarray(weight)
+    if weight.shape[-2:] != (in_spec.size, out_spec.size):
+        raise ValueError(
+            f"project_linear: expected a weight ending in ({in_spec.size}, {out_spec.size}), got "
+            f"{tuple(weight.shape)}"
+        )
+    s_even, s_odd = _basis_matrices(in_spec, weight.dtype)
+    w_even, w_odd = out_spec.split(weight)  # (..., in, nE_out), (..., in, nO_out)
+    return {
+        "even": jnp.einsum("ie,...io->...eo", s_even, w_even),
+        "odd": jnp.einsum("id,...io->...do", s_odd, w_odd),
+    }
+
+
+# ---------------------------------------------------------------------------------- bias
+
+
+def num_free_bias(out_spec: ChiralSpec) -> int:
+    return out_spec.num_even
+
+
+def init_bias(out_spec: ChiralSpec, dtype: Any = jnp.float32) -> Array:
+    """Zero free bias ``(out_spec.num_even,)``."""
+    return jnp.zeros((out_spec.num_even,), dtype)
+
+
+def linear_bias(free_bias: Array, out_spec: ChiralSpec) -> Array:
+    """The dense equivariant bias ``(out_spec.size,)``: zero on negated centers, pairs s-signed."""
+    if free_bias.shape[-1:] != (out_spec.num_even,):
+        raise ValueError(
+            f"linear_bias: expected {out_spec.num_even} free bias values (the even part of "
+            f"{out_spec!r}), got shape {tuple(free_bias.shape)}"
+        )
+    zeros = jnp.zeros((*free_bias.shape[:-1], out_spec.num_odd), free_bias.dtype)
+    return out_spec.merge(free_bias, zeros)
+
+
+def project_bias(bias: Array, out_spec: ChiralSpec) -> Array:
+    """Free bias of the equivariant bias nearest to ``bias`` (its even coordinates)."""
+    out_spec.check_channels(bias, "project_bias")
+    return out_spec.split(jnp.asarray(bias))[0]
+
+
+# ---------------------------------------------------------------------------------- conv
+
+
+def num_free_conv(in_spec: ChiralSpec, out_spec: ChiralSpec, kernel_size: int) -> int:
+    return kernel_size * num_free_linear(in_spec, out_spec)
+
+
+def init_conv(
+    key: Array,
+    in_spec: ChiralSpec,
+    out_spec: ChiralSpec,
+    kernel_size: int,
+    *,
+    kernel_init: Initializer = default_kernel_init,
+    dtype: Any = jnp.float32,
+) -> KernelFree:
+    """Random free conv parameters: ``{"even": (k, nE_in, nE_out), "odd": (k, nO_in, nO_out)}``.
+
+    Flax initializers take the fan-in of a ``(k, in, out)`` kernel as ``k * in``, as for a dense conv.
+    """
+    if int(kernel_size) < 1:
+        raise ValueError(f"init_conv: kernel_size must be >= 1, got {kernel_size}")
+    k_even, k_odd = jax.random.split(key)
+    k = int(kernel_size)
+    return {
+        "even": _init_block(kernel_init, k_even, (k, in_spec.num_even, out_spec.num_even), dtype),
+        "odd": _init_block(kernel_init, k_odd, (k, in_spec.num_odd, out_spec.num_odd), dtype),
+    }
+
+
+def conv_kernel(free: KernelFree, in_spec: ChiralSpec, out_spec: ChiralSpec) -> Array:
+    """The dense equivariant conv kernel ``(k, in_spec.size, out_spec.size)``."""
+    if free["even"].ndim != 3 or free["odd"].ndim != 3:
+        raise ValueError(
+            "conv_kernel: expected blocks of rank 3 (kernel_size, in, out), got "
+            f"{free['even'].shape} and {free['odd'].shape}"
+        )
+    return linear_weight(free, in_spec, out_spec)
+
+
+def project_conv(kernel: Array, in_spec: ChiralSpec, out_spec: ChiralSpec) -> KernelFree:
+    """Free parameters of the equivariant conv kernel nearest to ``kernel`` (k, in, out)."""
+    if jnp.ndim(kernel) != 3:
+        raise ValueError(f"project_conv: expected a (k, in, out) kernel, got {jnp.shape(kernel)}")
+    return project_linear(kernel, in_spec, out_spec)
+
+
+# ---------------------------------------------------------------------------------- batch norm
+
+
+def init_batch_norm(spec: ChiralSpec, dtype: Any = jnp.float32) -> dict[str, Array]:
+    """``{"scale": ones (num_orbits,), "bias": zeros (num_even,)}``: one scale per channel orbit."""
+    return {"scale": jnp.ones((spec.num_orbits,), dtype), "bias": init_bias(spec, dtype)}
+
+
+def batch_norm_scale(free_scale: Array, spec: ChiralSpec) -> Array:
+    """Per-channel scale ``(size,)``: each left/right pair shares one value."""
+    if free_scale.shape[-1:] != (spec.num_orbits,):
+        raise ValueError(
+            f"batch_norm_scale: expected {spec.num_orbits} scales (one per channel orbit of "
+            f"{spec!r}), got shape {tuple(free_scale.shape)}"
+        )
+    return spec.orbits_to_channels(free_scale)
+
+
+def batch_norm_bias(free_bias: Array, spec: ChiralSpec) -> Array:
+    """Per-channel shift ``(size,)``: an equivariant bias."""
+    return linear_bias(free_bias, spec)
+
+
+def project_batch_norm(scale: Array, bias: Array, spec: ChiralSpec) -> dict[str, Array]:
+    """Free batch-norm parameters nearest to a dense per-channel ``scale`` and ``bias`` (size,)."""
+    spec.check_channels(scale, "project_batch_norm scale")
+    return {"scale": spec.channels_to_orbits(jnp.asarray(scale)), "bias": project_bias(bias, spec)}
+
+
+def equivariance_constraint(in_spec: ChiralSpec, out_spec: ChiralSpec) -> np.ndarray:
+    """The constraint ``C`` with ``C @ W.reshape(-1) == 0`` iff ``y = x @ W`` is equivariant.
+
+    Equivariance of ``x @ W`` (``W`` of shape (in, out), row-major) reads ``M_in^T W = W M_out^T``
+    with ``M`` the spec matrices, i.e. ``C = kron(M_in^T, I_out) - kron(I_in, M_out)``. Its null
+    space is the space of equivariant weights; the tests compare its dimension with
+    :func:`num_free_linear`. Dense ``(in*out, in*out)``: meant for small specs.
+    """
+    m_in, m_out = in_spec.matrix(), out_spec.matrix()
+    # (x M_in^T) W = (x W) M_out^T for all x  <=>  M_in^T W - W M_out^T = 0.
+    eye_in, eye_out = np.eye(in_spec.size), np.eye(out_spec.size)
+    return np.kron(m_in.T, eye_out) - np.kron(eye_in, m_out)
