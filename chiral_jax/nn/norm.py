@@ -56,8 +56,9 @@ class ChiralBatchNorm(nnx.Module):
         else:
             mean, var = functional.batch_norm_statistics(x, self.spec)
             m = self.momentum
-            self.mean[...] = m * self.mean[...] + (1.0 - m) * jax.lax.stop_gradient(mean)
-            self.var[...] = m * self.var[...] + (1.0 - m) * jax.lax.stop_gradient(var)
+            for stat, new in ((self.mean, mean), (self.var, var)):
+                new = jax.lax.stop_gradient(new).astype(stat[...].dtype)
+                stat[...] = m * stat[...] + (1.0 - m) * new
         return functional.batch_norm(
             x,
             mean,
