@@ -1,0 +1,437 @@
+"""CMU motion capture (ASF skeleton + AMC motion): reader, forward kinematics, H36M-17 pairs.
+
+Data: the CMU Graphics Lab Motion Capture Database, mocap.cs.cmu.edu, created with funding from
+NSF EIA-0196217 (free to use, not to resell).
+
+ASF/AMC conventions implemented (the Acclaim skeleton format as the CMU files use it):
+
+* ``:units length L`` -- lengths and root translations are in units of ``1/L`` inches, so metres are
+  ``value / L * 0.0254`` (``L = 0.45`` in CMU's files); ``angle deg|rad``.
+* Each bone has a rest ``direction`` (unit vector, global frame), ``length``, and ``axis ax ay az
+  ORDER`` defining its local frame ``C`` (Euler angles composed in ORDER, first letter applied
+  first, i.e. ``C = R_Z @ R_Y @ R_X`` for ``XYZ``). An AMC line gives the bone's dof values in its
+  ``dof`` order; they compose into ``M`` the same way (first listed applied first).
+* Forward kinematics: ``L_b = L_parent @ C_b @ M_b @ C_b^-1`` and
+  ``end_b = end_parent + length_b * L_b @ direction_b``; the root's ``L = C_root @ M_root @
+  C_root^-1`` with ``C_root`` from ``:root orientation`` in ``axis`` order; the root's position is
+  its translation plus ``:root position``.
+* The data's world is Y up (x to the subject's left at rest, z forward). :func:`to_z_up` rotates it
+  to this project's z-up world by ``(x, y, z) -> (x, -z, y)`` -- a proper rotation, so left stays left.
+
+Mapping to the Human3.6M 17-joint layout (a bone's start is its parent's end):
+
+============  =========================================================
+hip           root position
+r/l_hip       start of r/lfemur (end of r/lhipjoint)
+r/l_knee      start of r/ltibia
+r/l_foot      start of r/lfoot (the ankle)
+spine         start of thorax (end of upperback; ~0.23 m above the root, as H36M's spine)
+thorax        start of lowerneck / clavicles (end of the thorax bone)
+neck_nose     start of head (end of upperneck)
+head          end of head
+r/l_shoulder  start of r/lhumerus (end of the clavicle)
+r/l_elbow     start of r/lradius
+r/l_wrist     start of r/lwrist
+============  =========================================================
+
+Sequences are resampled from 120 Hz to 50 Hz by linear interpolation of joint positions and seen by
+H36M-like virtual cameras around each trial's capture area.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from chiral_jax.data.cameras import Camera, virtual_cameras
+from chiral_jax.data.errors import malformed, missing
+from chiral_jax.data.sequence import PoseSequence, render
+
+__all__ = [
+    "CMU_FPS",
+    "CMU_HELP",
+    "H36M_FROM_CMU",
+    "AsfBone",
+    "AsfSkeleton",
+    "cmu_cameras",
+    "cmu_to_h36m",
+    "euler_matrix",
+    "find_trials",
+    "forward_kinematics",
+    "load_cmu_mocap",
+    "load_trial",
+    "parse_amc",
+    "parse_asf",
+    "resample",
+    "to_z_up",
+]
+
+CMU_FPS = 120.0
+CMU_HELP = (
+    "the CMU Graphics Lab Motion Capture Database, http://mocap.cs.cmu.edu (subject folders "
+    "'NN/' holding 'NN.asf' and 'NN_MM.amc' files, e.g. from the 'allasfamc' archive)"
+)
+INCH = 0.0254
+
+# H36M-17 joint -> (kind, CMU bone): "start" = the bone's parent end, "end" = the bone's end.
+H36M_FROM_CMU: tuple[tuple[str, str], ...] = (
+    ("root", "root"),
+    ("start", "rfemur"),
+    ("start", "rtibia"),
+    ("start", "rfoot"),
+    ("start", "lfemur"),
+    ("start", "ltibia"),
+    ("start", "lfoot"),
+    ("start", "thorax"),
+    ("start", "lowerneck"),
+    ("start", "head"),
+    ("end", "head"),
+    ("start", "lhumerus"),
+    ("start", "lradius"),
+    ("start", "lwrist"),
+    ("start", "rhumerus"),
+    ("start", "rradius"),
+    ("start", "rwrist"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AsfBone:
+    """One ``:bonedata`` entry (lengths already in metres, angles in radians).
+
+    Attributes:
+      name: bone name.
+      direction: (3,) unit rest direction in the global frame.
+      length: metres.
+      axis: (3,) Euler angles (x, y, z) of the local frame, radians.
+      axis_order: composition order of ``axis`` ("XYZ": x applied first).
+      dof: channel names in AMC order ("rx", "ry", "rz").
+    """
+
+    name: str
+    direction: np.ndarray
+    length: float
+    axis: np.ndarray
+    axis_order: str
+    dof: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class AsfSkeleton:
+    """A parsed ASF file.
+
+    Attributes:
+      bones: name -> :class:`AsfBone` (the root is not a bone).
+      parents: bone name -> parent name ("root" for the root's children).
+      order: bones in a parents-first order.
+      root_order: the root's AMC channels ("TX", "TY", "TZ", "RX", "RY", "RZ").
+      root_axis: composition order of the root rotation and orientation.
+      root_position: (3,) metres. root_orientation: (3,) radians.
+      length_scale: metres per ASF length unit. angle_scale: radians per AMC angle unit.
+    """
+
+    bones: dict[str, AsfBone]
+    parents: dict[str, str]
+    order: tuple[str, ...]
+    root_order: tuple[str, ...]
+    root_axis: str
+    root_position: np.ndarray
+    root_orientation: np.ndarray
+    length_scale: float
+    angle_scale: float
+
+
+def euler_matrix(angles: np.ndarray, order: str) -> np.ndarray:
+    """Rotations from Euler angles: (..., len(order)) radians, composed first-letter-first.
+
+    ``angles[..., i]`` is the angle about axis ``order[i]``; the result is
+    ``R_{order[-1]} @ ... @ R_{order[0]}`` (column vectors), shape (..., 3, 3).
+    """
+    a = np.asarray(angles, dtype=np.float64)
+    out = np.broadcast_to(np.eye(3), (*a.shape[:-1], 3, 3)).copy()
+    for i, ax in enumerate(order.upper()):
+        c, s = np.cos(a[..., i]), np.sin(a[..., i])
+        r = np.broadcast_to(np.eye(3), (*a.shape[:-1], 3, 3)).copy()
+        k = "XYZ".index(ax)
+        p, q = [(1, 2), (2, 0), (0, 1)][k]
+        r[..., p, p], r[..., p, q], r[..., q, p], r[..., q, q] = c, -s, s, c
+        out = r @ out
+    return out
+
+
+_ASF = "an ASF skeleton file (Acclaim format: :units, :root, :bonedata, :hierarchy)"
+_AMC = "an AMC motion file (frame-number lines, each followed by one 'bone v1 v2 ...' line per bone)"
+
+
+def parse_asf(path: str | Path) -> AsfSkeleton:
+    """Reads an ASF skeleton file (see the module docstring for the conventions)."""
+    path = Path(path)
+    if not path.is_file():
+        raise missing(path, _ASF, CMU_HELP)
+    sections: dict[str, list[list[str]]] = {}
+    current = None
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith(":"):
+            parts = line[1:].split()
+            current = parts[0].lower()
+            sections.setdefault(current, [])
+            if len(parts) > 1:
+                sections[current].append(parts[1:])
+            continue
+        if current is not None:
+            sections[current].append(line.split())
+    for need in ("units", "root", "bonedata", "hierarchy"):
+        if need not in sections:
+            raise malformed(path, _ASF, CMU_HELP, f"no ':{need}' section")
+    units = {t[0].lower(): t[1] for t in sections["units"] if len(t) >= 2}
+    length_unit = float(units.get("length", 1.0))
+    length_scale = INCH / length_unit
+    angle_scale = np.pi / 180 if units.get("angle", "deg").lower().startswith("deg") else 1.0
+    root = {t[0].lower(): t[1:] for t in sections["root"]}
+    root_order = tuple(x.upper() for x in root.get("order", ["TX", "TY", "TZ", "RX", "RY", "RZ"]))
+    root_axis = root.get("axis", ["XYZ"])[0].upper()
+    root_position = np.array([float(v) for v in root.get("position", [0, 0, 0])]) * length_scale
+    root_orientation = np.array([float(v) for v in root.get("orientation", [0, 0, 0])]) * angle_scale
+
+    bones: dict[str, AsfBone] = {}
+    block: dict[str, list[str]] | None = None
+    for toks in sections["bonedata"]:
+        key = toks[0].lower()
+        if key == "begin":
+            block = {}
+        elif key == "end":
+            if block is None or "name" not in block:
+                raise malformed(path, _ASF, CMU_HELP, "a bone block without a name")
+            try:
+                name = block["name"][0]
+                direction = np.array([float(v) for v in block["direction"][:3]])
+                length = float(block["length"][0]) * length_scale
+                ax = block.get("axis", ["0", "0", "0", "XYZ"])
+                axis = np.array([float(v) for v in ax[:3]]) * angle_scale
+                axis_order = ax[3].upper() if len(ax) > 3 else "XYZ"
+            except (KeyError, ValueError, IndexError) as e:
+                raise malformed(path, _ASF, CMU_HELP, f"malformed bone block {block}: {e}") from e
+            dof = tuple(d.lower() for d in block.get("dof", []))
+            for d in dof:
+                if d not in ("rx", "ry", "rz"):
+                    raise malformed(path, _ASF, CMU_HELP, f"unsupported dof {d!r} in bone {name}")
+            norm = np.linalg.norm(direction)
+            unit = direction / (norm if norm > 0 else 1.0)
+            bones[name] = AsfBone(name, unit, length, axis, axis_order, dof)
+            block = None
+        elif block is not None:
+            block[key] = toks[1:]
+    parents: dict[str, str] = {}
+    for toks in sections["hierarchy"]:
+        if toks[0].lower() in ("begin", "end"):
+            continue
+        for child in toks[1:]:
+            parents[child] = toks[0]
+    order: list[str] = []
+    frontier = ["root"]
+    while frontier:
+        nxt = []
+        for p in frontier:
+            kids = [c for c, pp in parents.items() if pp == p]
+            order.extend(kids)
+            nxt.extend(kids)
+        frontier = nxt
+    unknown = [b for b in order if b not in bones]
+    if unknown:
+        raise malformed(path, _ASF, CMU_HELP, f"hierarchy names bones without bonedata: {unknown}")
+    return AsfSkeleton(
+        bones,
+        parents,
+        tuple(order),
+        root_order,
+        root_axis,
+        root_position,
+        root_orientation,
+        length_scale,
+        angle_scale,
+    )
+
+
+def parse_amc(path: str | Path, skeleton: AsfSkeleton) -> dict[str, np.ndarray]:
+    """Reads an AMC motion: {bone name: (F, n_dof) raw values, "root": (F, 6)}, in file units.
+
+    Raises:
+      DatasetFileError: missing file, no frames, non-consecutive frame numbers, or a frame whose
+        bone lines do not match the skeleton's dofs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise missing(path, _AMC, CMU_HELP)
+    frames: list[dict[str, list[float]]] = []
+    numbers: list[int] = []
+    for raw in path.read_text(errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or line.startswith(":"):
+            continue
+        toks = line.split()
+        if len(toks) == 1 and toks[0].isdigit():
+            numbers.append(int(toks[0]))
+            frames.append({})
+            continue
+        if not frames:
+            raise malformed(path, _AMC, CMU_HELP, f"bone line before the first frame number: {line!r}")
+        try:
+            frames[-1][toks[0]] = [float(v) for v in toks[1:]]
+        except ValueError as e:
+            raise malformed(path, _AMC, CMU_HELP, f"frame {numbers[-1]}: {e}") from e
+    if not frames:
+        raise malformed(path, _AMC, CMU_HELP, "no frames")
+    if numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+        raise malformed(path, _AMC, CMU_HELP, "frame numbers are not consecutive")
+    dims = {"root": len(skeleton.root_order)} | {b.name: len(b.dof) for b in skeleton.bones.values() if b.dof}
+    out = {}
+    for name, n in dims.items():
+        try:
+            arr = np.array([f[name] for f in frames], dtype=np.float64)
+        except KeyError:
+            raise malformed(path, _AMC, CMU_HELP, f"bone {name!r} is missing in some frame") from None
+        except ValueError:
+            raise malformed(path, _AMC, CMU_HELP, f"bone {name!r} has ragged values") from None
+        if arr.shape != (len(frames), n):
+            raise malformed(
+                path,
+                _AMC,
+                CMU_HELP,
+                f"bone {name!r} has {arr.shape[1]} values per frame, the skeleton says {n}",
+            )
+        out[name] = arr
+    return out
+
+
+def forward_kinematics(skeleton: AsfSkeleton, motion: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Global positions (metres, the data's Y-up frame): {"root": (F, 3), bone: (F, 3) bone end}."""
+    root_vals = motion["root"]
+    f = root_vals.shape[0]
+    trans = np.zeros((f, 3))
+    rot = np.zeros((f, 3))
+    rot_order = ""
+    for i, ch in enumerate(skeleton.root_order):
+        if ch.startswith("T"):
+            trans[:, "XYZ".index(ch[1])] = root_vals[:, i] * skeleton.length_scale
+        else:
+            rot[:, len(rot_order)] = root_vals[:, i] * skeleton.angle_scale
+            rot_order += ch[1]
+    c_root = euler_matrix(skeleton.root_orientation, skeleton.root_axis)
+    m_root = euler_matrix(rot[:, : len(rot_order)], rot_order) if rot_order else np.eye(3)
+    glob = {"root": c_root @ m_root @ c_root.T}
+    pos = {"root": trans + skeleton.root_position}
+    for name in skeleton.order:
+        b = skeleton.bones[name]
+        parent = skeleton.parents[name]
+        c = euler_matrix(b.axis, b.axis_order)
+        if b.dof:
+            vals = motion[name] * skeleton.angle_scale
+            m = euler_matrix(vals, "".join(d[1] for d in b.dof))
+        else:
+            m = np.eye(3)
+        glob[name] = glob[parent] @ (c @ m @ c.T)
+        pos[name] = pos[parent] + b.length * (glob[name] @ b.direction)
+    return pos
+
+
+def cmu_to_h36m(skeleton: AsfSkeleton, positions: dict[str, np.ndarray]) -> np.ndarray:
+    """FK positions -> (F, 17, 3) in the H36M-17 layout (see the module docstring's table)."""
+    cols = []
+    for kind, bone in H36M_FROM_CMU:
+        if kind == "root":
+            cols.append(positions["root"])
+        elif kind == "start":
+            cols.append(positions[skeleton.parents[bone]])
+        else:
+            cols.append(positions[bone])
+    return np.stack(cols, axis=1)
+
+
+def to_z_up(x: np.ndarray) -> np.ndarray:
+    """The data's Y-up frame -> this project's z-up world: ``(x, y, z) -> (x, -z, y)``."""
+    return np.stack([x[..., 0], -x[..., 2], x[..., 1]], axis=-1)
+
+
+def resample(x: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """Linear interpolation along axis 0 from ``fps_in`` to ``fps_out``; keeps the first frame."""
+    n = x.shape[0]
+    if n == 1 or fps_in == fps_out:
+        return x.copy()
+    n_out = int(np.floor((n - 1) * fps_out / fps_in + 1e-9)) + 1
+    pos = np.arange(n_out) * (fps_in / fps_out)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), n - 2)
+    w = (pos - i0).reshape(-1, *([1] * (x.ndim - 1)))
+    return x[i0] * (1 - w) + x[i0 + 1] * w
+
+
+def load_trial(asf: str | Path | AsfSkeleton, amc: str | Path, *, fps: float = 50.0) -> np.ndarray:
+    """One trial as world-frame (z up, metres) H36M-17 joints (T, 17, 3) at ``fps``."""
+    skel = asf if isinstance(asf, AsfSkeleton) else parse_asf(asf)
+    joints = cmu_to_h36m(skel, forward_kinematics(skel, parse_amc(amc, skel)))
+    return resample(to_z_up(joints), CMU_FPS, fps)
+
+
+def cmu_cameras(world: np.ndarray, num: int = 4) -> list[Camera]:
+    """H36M-like cameras around a trial: centred on its mean root position, far enough that the
+    whole trial stays >= 3 m in front of every camera."""
+    root_xy = world[:, 0, :2]
+    centre = root_xy.mean(axis=0)
+    extent = float(np.max(np.linalg.norm(world[..., :2] - centre, axis=-1)))
+    radius = max(5.5, extent + 3.0)
+    return virtual_cameras(num, radius=radius, height=1.6, target=(centre[0], centre[1], 1.0))
+
+
+def find_trials(
+    root_dir: str | Path, subjects: Sequence[str] | None = None
+) -> dict[str, tuple[Path, list[Path]]]:
+    """{subject: (asf path, [amc paths])} for the subject folders under ``root_dir``."""
+    root = Path(root_dir)
+    if not root.is_dir():
+        raise missing(root, "a folder of CMU subject folders (NN/NN.asf, NN/NN_MM.amc)", CMU_HELP)
+    if subjects is None:
+        dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    else:
+        dirs = [root / s for s in subjects]
+    out = {}
+    for d in dirs:
+        asf = d / f"{d.name}.asf"
+        if not asf.is_file():
+            if subjects is None:
+                continue
+            raise missing(asf, f"{asf.name}, " + _ASF, CMU_HELP)
+        amcs = sorted(d.glob("*.amc"))
+        if amcs:
+            out[d.name] = (asf, amcs)
+    if not out:
+        raise missing(root, "CMU subject folders NN/ with NN.asf and NN_*.amc files", CMU_HELP)
+    return out
+
+
+def load_cmu_mocap(
+    root_dir: str | Path,
+    *,
+    subjects: Sequence[str] | None = None,
+    test_subjects: Sequence[str] = ("03",),
+    num_cameras: int = 4,
+    fps: float = 50.0,
+) -> dict[str, list[PoseSequence]]:
+    """All trials under ``root_dir`` as 2D/3D pairs: {"train": [...], "test": [...]}.
+
+    One :class:`PoseSequence` per (subject, trial, virtual camera); ``action`` is the trial name
+    ("02_01"). Subjects in ``test_subjects`` form the test split, the others the train split.
+    """
+    out: dict[str, list[PoseSequence]] = {"train": [], "test": []}
+    for subject, (asf, amcs) in find_trials(root_dir, subjects).items():
+        skel = parse_asf(asf)
+        split = "test" if subject in test_subjects else "train"
+        for amc in amcs:
+            world = load_trial(skel, amc, fps=fps)
+            for cam in cmu_cameras(world, num_cameras):
+                out[split].append(render(world, cam, subject=subject, action=amc.stem, fps=fps))
+    return out

@@ -1,0 +1,231 @@
+"""Pose and classification metrics: MPJPE, P-MPJPE, N-MPJPE, MPJVE, PCK, top-k accuracy.
+
+All functions take numpy arrays (jax arrays are converted with ``np.asarray``) whose last two axes
+are ``(joints, coords)``; leading axes are arbitrary (batch, time, ...). Errors are returned in the
+unit of the inputs (metres for this project's targets; multiply by 1000 for the millimetres the
+literature reports). They follow VideoPose3D's definitions (``common/loss.py``):
+
+* MPJPE: mean Euclidean distance between predicted and true joints (protocol #1).
+* P-MPJPE: MPJPE after a per-pose similarity (rotation, uniform scale, translation) alignment of the
+  prediction to the target, found by orthogonal Procrustes; reflections are excluded
+  (protocol #2).
+* N-MPJPE: MPJPE after the least-squares uniform scale alone (protocol #3).
+* MPJVE: MPJPE of the first differences along the time axis (velocity error).
+
+:func:`aggregate_by_action` averages per-frame errors the way the standard Human3.6M protocol does:
+frames pooled over every take and camera of an action type ("Directions 1", "Directions" ->
+"Directions"), then the mean over action types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "action_type",
+    "aggregate_by_action",
+    "mpjpe",
+    "mpjve",
+    "n_mpjpe",
+    "p_mpjpe",
+    "pck",
+    "per_joint_errors",
+    "procrustes_align",
+    "top_k_accuracy",
+]
+
+
+def _pair(predicted: Any, target: Any) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(predicted, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    if p.shape != t.shape:
+        raise ValueError(f"predicted and target shapes differ: {p.shape} vs {t.shape}")
+    if p.ndim < 2:
+        raise ValueError(f"poses must be (..., joints, coords), got shape {p.shape}")
+    return p, t
+
+
+def per_joint_errors(predicted: Any, target: Any) -> np.ndarray:
+    """Euclidean distance per joint: (..., J, D) x 2 -> (..., J)."""
+    p, t = _pair(predicted, target)
+    return np.linalg.norm(p - t, axis=-1)
+
+
+def mpjpe(predicted: Any, target: Any) -> float:
+    """Mean per-joint position error over every joint and leading index: (..., J, D) -> scalar."""
+    return float(per_joint_errors(predicted, target).mean())
+
+
+def procrustes_align(predicted: Any, target: Any) -> np.ndarray:
+    """Aligns each pose of ``predicted`` to ``target`` by rotation, uniform scale and translation.
+
+    Per pose (the last two axes, (J, D)), finds ``s, R, t`` minimizing
+    ``||s * P @ R + t - X||`` with ``R`` a proper rotation (``det R = +1``: a mirrored copy can not be
+    aligned away).
+
+    Args:
+      predicted, target: (..., J, D) poses.
+
+    Returns:
+      (..., J, D) the aligned prediction.
+    """
+    p, t = _pair(predicted, target)
+    mu_t = t.mean(axis=-2, keepdims=True)
+    mu_p = p.mean(axis=-2, keepdims=True)
+    x0, y0 = t - mu_t, p - mu_p
+    norm_x = np.sqrt(np.sum(x0**2, axis=(-2, -1), keepdims=True))
+    norm_y = np.sqrt(np.sum(y0**2, axis=(-2, -1), keepdims=True))
+    norm_x = np.where(norm_x > 0, norm_x, 1.0)
+    norm_y = np.where(norm_y > 0, norm_y, 1.0)
+    x0, y0 = x0 / norm_x, y0 / norm_y
+    h = np.swapaxes(x0, -1, -2) @ y0  # (..., D, D)
+    u, s, vt = np.linalg.svd(h)
+    v = np.swapaxes(vt, -1, -2)
+    r = v @ np.swapaxes(u, -1, -2)
+    # Exclude reflections: flip the last singular direction where det(R) < 0.
+    sign = np.sign(np.linalg.det(r))
+    sign = np.where(sign == 0, 1.0, sign)
+    v[..., :, -1] *= sign[..., None]
+    s[..., -1] *= sign
+    r = v @ np.swapaxes(u, -1, -2)
+    tr = np.sum(s, axis=-1, keepdims=True)[..., None]  # (..., 1, 1)
+    a = tr * norm_x / norm_y
+    return a * (p - mu_p) @ r + mu_t
+
+
+def p_mpjpe(predicted: Any, target: Any) -> float:
+    """MPJPE after per-pose rigid alignment with scale (protocol #2): (..., J, D) -> scalar."""
+    return mpjpe(procrustes_align(predicted, target), target)
+
+
+def n_mpjpe(predicted: Any, target: Any) -> float:
+    """MPJPE after the per-pose least-squares scale of the prediction (protocol #3)."""
+    p, t = _pair(predicted, target)
+    num = np.sum(p * t, axis=(-2, -1), keepdims=True)
+    den = np.sum(p * p, axis=(-2, -1), keepdims=True)
+    scale = num / np.where(den > 0, den, 1.0)
+    return mpjpe(scale * p, t)
+
+
+def mpjve(predicted: Any, target: Any, axis: int = -3) -> float:
+    """Mean per-joint velocity error: MPJPE of first differences along the time ``axis``.
+
+    Args:
+      predicted, target: (..., T, J, D) pose sequences (time is ``axis``, default the third last).
+    """
+    p, t = _pair(predicted, target)
+    if p.ndim < 3:
+        raise ValueError(f"mpjve needs (..., T, J, D) sequences, got shape {p.shape}")
+    return mpjpe(np.diff(p, axis=axis), np.diff(t, axis=axis))
+
+
+def pck(
+    predicted: Any,
+    target: Any,
+    threshold: float,
+    *,
+    scale: Any = 1.0,
+    visible: Any | None = None,
+) -> float:
+    """Percentage of correct keypoints: fraction of joints with error <= ``threshold * scale``.
+
+    For 2D PCK@alpha (Penn Action: alpha = 0.05, scale = max(bbox height, width) per pose) pass
+    ``threshold=alpha`` and ``scale`` of shape (...,) broadcastable against the pose's leading axes;
+    for 3D PCK (150 mm) pass ``threshold=0.15`` in metres.
+
+    Args:
+      predicted, target: (..., J, D).
+      threshold: alpha (relative to ``scale``) or an absolute distance (``scale=1``).
+      scale: (...,) per-pose normalizer, or a scalar.
+      visible: optional (..., J) mask; invisible joints are left out of the count.
+
+    Returns:
+      A fraction in [0, 1].
+    """
+    err = per_joint_errors(predicted, target)  # (..., J)
+    limit = threshold * np.asarray(scale, dtype=np.float64)
+    if limit.ndim:
+        limit = limit[..., None]
+    ok = err <= limit
+    if visible is None:
+        return float(ok.mean())
+    vis = np.broadcast_to(np.asarray(visible).astype(bool), ok.shape)
+    n = vis.sum()
+    if n == 0:
+        raise ValueError("pck: no visible joints")
+    return float((ok & vis).sum() / n)
+
+
+def top_k_accuracy(logits: Any, labels: Any, k: int = 1) -> float:
+    """Fraction of rows whose true label is among the ``k`` largest scores.
+
+    Args:
+      logits: (N, C) scores.
+      labels: (N,) integer class indices.
+      k: how many of the best-scoring classes count (1 for top-1, 5 for top-5).
+    """
+    scores = np.asarray(logits)
+    y = np.asarray(labels).astype(np.int64)
+    if scores.ndim != 2 or y.shape != scores.shape[:1]:
+        raise ValueError(f"top_k_accuracy: logits (N, C) and labels (N,), got {scores.shape}, {y.shape}")
+    if not 1 <= k <= scores.shape[1]:
+        raise ValueError(f"top_k_accuracy: k must be in 1..{scores.shape[1]}, got {k}")
+    # A label counts when fewer than k classes score strictly higher (ties resolve in its favour).
+    true_score = np.take_along_axis(scores, y[:, None], axis=1)
+    rank = np.sum(scores > true_score, axis=1)
+    return float(np.mean(rank < k))
+
+
+_ACTION_ALIASES = {"TakingPhoto": "Photo", "WalkingDog": "WalkDog"}
+
+
+def action_type(action: str) -> str:
+    """The action type of a take name, as the standard protocol groups them.
+
+    ``"Directions 1"`` -> ``"Directions"``, ``"Walking 1 chunk0"`` -> ``"Walking"``; VideoPose3D's
+    aliases ``TakingPhoto`` -> ``Photo`` and ``WalkingDog`` -> ``WalkDog`` are applied.
+    """
+    name = action.strip().split(" ")[0]
+    return _ACTION_ALIASES.get(name, name)
+
+
+def aggregate_by_action(
+    errors: Iterable[Any] | Mapping[str, Any],
+    actions: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Per-action-type means of per-frame errors, and their unweighted mean ``"average"``.
+
+    Frames of every take and camera of one action type are pooled (frame-weighted mean), as in
+    VideoPose3D's evaluation; the reported average is the mean over action types.
+
+    Args:
+      errors: per-sequence arrays of per-frame (or per-joint) errors, one per entry of ``actions``;
+        or a mapping action name -> such an array (then ``actions`` is omitted).
+      actions: take names such as ``"Walking 1"`` (grouped by :func:`action_type`).
+
+    Returns:
+      {action type: mean error, ..., "average": mean over action types}.
+    """
+    if isinstance(errors, Mapping):
+        if actions is not None:
+            raise ValueError("aggregate_by_action: pass actions only with a sequence of errors")
+        actions = list(errors.keys())
+        errors = list(errors.values())
+    errors = list(errors)
+    if actions is None or len(actions) != len(errors):
+        raise ValueError("aggregate_by_action: need one action name per error array")
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for err, act in zip(errors, actions, strict=True):
+        e = np.asarray(err, dtype=np.float64).reshape(-1)
+        key = action_type(act)
+        sums[key] = sums.get(key, 0.0) + float(e.sum())
+        counts[key] = counts.get(key, 0) + e.size
+    out = {k: sums[k] / counts[k] for k in sorted(sums) if counts[k] > 0}
+    if not out:
+        raise ValueError("aggregate_by_action: no errors given")
+    out["average"] = float(np.mean(list(out.values())))
+    return out
