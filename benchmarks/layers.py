@@ -1,0 +1,351 @@
+"""Chiral vs dense layers: forward+backward time, XLA FLOPs and parameter counts, side by side.
+
+What is measured, per layer (VideoPose3D shapes, a batch of ``--batch`` windows, float32):
+
+* a jitted ``jax.value_and_grad`` of ``sum(y ** 2)`` with respect to ``(params, x)`` -- one
+  forward+backward step of the layer alone;
+* **dense**: a plain layer with a dense ``(in, out)`` kernel (``(k, in, out)`` for convs) and a dense
+  bias, through :func:`chiral_jax.functional.conv1d_dense` with ``impl="matmul"`` (slices + one
+  matmul, what the chiral path uses) and, for convs, also ``impl="xla"``
+  (``lax.conv_general_dilated``). Time ratios are taken against the *fastest* dense implementation
+  of each row (named in the table);
+* **chiral (arrays)**: :func:`chiral_jax.functional.linear` / ``conv1d`` on the free parameters
+  (default ``path="even_odd"``), plain channel arrays in and out: split, two half-size
+  contractions, merge -- what a user calling one layer on plain arrays pays;
+* **chiral (even/odd)**: the same layer on :class:`chiral_jax.basis.EvenOdd` input and output, the way a
+  network chains layers (split once at the input, merge once at the output). For the 34-channel
+  input rows this means a pre-split pose, which a network would split itself at O(34) cost.
+
+Timings are medians over ``--repeats`` calls after a warm-up call; the variants are interleaved
+(each repeat runs every variant once, in a rotating order) so machine noise hits them alike, and
+time ratios are the median of the per-repeat ratios (robust to load changes between repeats). FLOPs
+come from XLA's cost analysis of the compiled step (``jit(f).lower(...).compile().cost_analysis()``).
+Targets (ARCHITECTURE.md section 2): FLOPs <= 0.55x dense, time <= 0.6x the fastest dense.
+
+Run::
+
+    python benchmarks/layers.py                      # full size, prints a markdown table
+    python benchmarks/layers.py --repeats 20 --json layers.json
+    python benchmarks/layers.py --quick              # tiny sizes, a smoke test in seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from chiral_jax import functional, tying
+from chiral_jax.basis import EvenOdd, to_even_odd
+from chiral_jax.skeletons import H36M
+from chiral_jax.spec import ChiralSpec
+
+FLOP_TARGET = 0.55
+TIME_TARGET = 0.6
+DTYPE = jnp.float32
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One benchmarked layer: ``linear`` on ``(batch, c_in)`` or ``conv1d`` on ``(batch, frames, c_in)``."""
+
+    name: str
+    kind: str  # "linear" or "conv1d"
+    in_spec: ChiralSpec
+    out_spec: ChiralSpec
+    kernel_size: int = 1
+    dilation: int = 1
+    frames: int = 1
+
+    @property
+    def c_in(self) -> int:
+        return self.in_spec.size
+
+    @property
+    def c_out(self) -> int:
+        return self.out_spec.size
+
+    @property
+    def frames_out(self) -> int:
+        return self.frames - self.dilation * (self.kernel_size - 1)
+
+    def input_shape(self, batch: int) -> tuple[int, ...]:
+        if self.kind == "linear":
+            return (batch, self.c_in)
+        return (batch, self.frames, self.c_in)
+
+    def shape_str(self, batch: int) -> str:
+        if self.kind == "linear":
+            return f"({batch}, {self.c_in}) -> ({batch}, {self.c_out})"
+        return f"({batch}, {self.frames}, {self.c_in}) -> ({batch}, {self.frames_out}, {self.c_out})"
+
+
+def make_cases(hidden: int) -> list[Case]:
+    """The VideoPose3D layers: 2D pose (17 joints x 2 = 34 channels) in, ``hidden`` features.
+
+    Frames per row keep the run short while matching the shapes the model sees: 3 frames -> 1 for the
+    k=3 input conv (the strided training model), 9 -> 3 for the dilation-3 conv, 1 frame for k=1.
+    """
+    pose = H36M.spec(2)
+    h = ChiralSpec.hidden(hidden)
+    return [
+        Case(f"linear {pose.size}->{hidden}", "linear", pose, h),
+        Case(f"linear {hidden}->{hidden}", "linear", h, h),
+        Case(f"conv1d {pose.size}->{hidden} k=3", "conv1d", pose, h, kernel_size=3, frames=3),
+        Case(f"conv1d {hidden}->{hidden} k=3 d=3", "conv1d", h, h, kernel_size=3, dilation=3, frames=9),
+        Case(f"conv1d {hidden}->{hidden} k=1", "conv1d", h, h, kernel_size=1, frames=1),
+    ]
+
+
+# ---------------------------------------------------------------------------------- step functions
+
+
+def _sum_sq(y: jax.Array | EvenOdd) -> jax.Array:
+    # The even/odd basis is orthonormal: the sum of squares is the same in both bases.
+    return sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree_util.tree_leaves(y))
+
+
+def _step(apply: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """``(params, x) -> (loss, (d params, d x))`` for ``loss = sum(apply(params, x) ** 2)``."""
+    return jax.value_and_grad(lambda p, x: _sum_sq(apply(p, x)), argnums=(0, 1))
+
+
+Variant = tuple[Callable[..., Any], tuple[Any, ...]]
+"""A step function and the arguments it is timed on."""
+
+
+def make_variants(case: Case, batch: int, key: jax.Array) -> dict[str, Variant]:
+    """Step functions and their arguments: ``dense_matmul``, ``dense_xla`` (convs),
+    ``chiral_arrays``, ``chiral_even_odd``."""
+    k_x, k_c, k_d = jax.random.split(key, 3)
+    x = jax.random.normal(k_x, case.input_shape(batch), DTYPE)
+    x_eo = to_even_odd(x, case.in_spec)
+    x_eo = EvenOdd(jnp.asarray(x_eo.even), jnp.asarray(x_eo.odd))
+    bias_c = jnp.zeros((case.out_spec.num_even,), DTYPE)
+    bias_d = jnp.zeros((case.c_out,), DTYPE)
+    variants: dict[str, Variant] = {}
+    if case.kind == "linear":
+        kernel_c = tying.init_linear(k_c, case.in_spec, case.out_spec, dtype=DTYPE)
+        kernel_d = jax.nn.initializers.lecun_normal()(k_d, (case.c_in, case.c_out), DTYPE)
+
+        def dense(p: Any, h: jax.Array) -> jax.Array:
+            return jnp.matmul(h, p[0]) + p[1].reshape(1, -1)
+
+        def chiral(p: Any, h: Any) -> Any:
+            return functional.linear(h, p[0], case.in_spec, case.out_spec, p[1])
+
+        variants["dense_matmul"] = (_step(dense), ((kernel_d, bias_d), x))
+    else:
+        k = case.kernel_size
+        kernel_c = tying.init_conv(k_c, case.in_spec, case.out_spec, k, dtype=DTYPE)
+        kernel_d = jax.nn.initializers.lecun_normal()(k_d, (k, case.c_in, case.c_out), DTYPE)
+
+        def dense_impl(impl: str) -> Callable[[Any, jax.Array], jax.Array]:
+            def dense(p: Any, h: jax.Array) -> jax.Array:
+                return functional.conv1d_dense(h, p[0], p[1], dilation=case.dilation, impl=impl)
+
+            return dense
+
+        def chiral(p: Any, h: Any) -> Any:
+            return functional.conv1d(h, p[0], case.in_spec, case.out_spec, p[1], dilation=case.dilation)
+
+        variants["dense_matmul"] = (_step(dense_impl("matmul")), ((kernel_d, bias_d), x))
+        variants["dense_xla"] = (_step(dense_impl("xla")), ((kernel_d, bias_d), x))
+    variants["chiral_arrays"] = (_step(chiral), ((kernel_c, bias_c), x))
+    variants["chiral_even_odd"] = (_step(chiral), ((kernel_c, bias_c), x_eo))
+    return variants
+
+
+# ---------------------------------------------------------------------------------- measuring
+
+
+def xla_flops(compiled: Any) -> float:
+    """``flops`` from a compiled executable's cost analysis (a dict, or a list of dicts in older JAX)."""
+    cost = compiled.cost_analysis()
+    if isinstance(cost, list | tuple):
+        cost = cost[0] if cost else {}
+    return float((cost or {}).get("flops", float("nan")))
+
+
+def _timed_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> float:
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    return time.perf_counter() - t0
+
+
+def measure_case(case: Case, batch: int, repeats: int, key: jax.Array) -> dict[str, Any]:
+    """Compiles every variant, then times them interleaved; returns the raw numbers of one row."""
+    variants = make_variants(case, batch, key)
+    compiled: dict[str, Any] = {}
+    flops: dict[str, float] = {}
+    for name, (fn, args) in variants.items():
+        compiled[name] = jax.jit(fn).lower(*args).compile()
+        flops[name] = xla_flops(compiled[name])
+    names = list(variants)
+    for name in names:  # warm-up
+        _timed_call(compiled[name], variants[name][1])
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(_timed_call(compiled[name], variants[name][1]))
+    median_ms = {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
+    dense_names = [n for n in names if n.startswith("dense")]
+    fastest = min(dense_names, key=lambda n: median_ms[n])
+
+    def ratio(name: str) -> float:
+        # Median of per-repeat ratios: the calls of one repeat run back to back, so a load change on
+        # the machine between repeats (a shared CPU) moves numerator and denominator together.
+        return statistics.median(c / d for c, d in zip(times[name], times[fastest], strict=True))
+
+    k = case.kernel_size
+    if case.kind == "linear":
+        params_chiral = tying.num_free_linear(case.in_spec, case.out_spec)
+    else:
+        params_chiral = tying.num_free_conv(case.in_spec, case.out_spec, k)
+    params_chiral += tying.num_free_bias(case.out_spec)
+    params_dense = k * case.c_in * case.c_out + case.c_out
+    return {
+        "layer": case.name,
+        "kind": case.kind,
+        "c_in": case.c_in,
+        "c_out": case.c_out,
+        "kernel_size": k,
+        "dilation": case.dilation,
+        "frames_in": case.frames if case.kind == "conv1d" else None,
+        "frames_out": case.frames_out if case.kind == "conv1d" else None,
+        "batch": batch,
+        "shape": case.shape_str(batch),
+        "params_chiral": params_chiral,
+        "params_dense": params_dense,
+        "param_ratio": params_chiral / params_dense,
+        "flops": flops,
+        "flop_ratio_arrays": flops["chiral_arrays"] / flops["dense_matmul"],
+        "flop_ratio_even_odd": flops["chiral_even_odd"] / flops["dense_matmul"],
+        "times_s": times,
+        "median_ms": median_ms,
+        "fastest_dense": fastest,
+        "time_ratio_arrays": ratio("chiral_arrays"),
+        "time_ratio_even_odd": ratio("chiral_even_odd"),
+        "ratio_of_medians_arrays": median_ms["chiral_arrays"] / median_ms[fastest],
+        "ratio_of_medians_even_odd": median_ms["chiral_even_odd"] / median_ms[fastest],
+    }
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def machine_info() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+        if model:
+            cpu = f"{cpu} ({model})"
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "device_kind": jax.devices()[0].device_kind,
+        "platform": jax.devices()[0].platform,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+    }
+
+
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
+def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
+    lines = [
+        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} "
+        f"({info['platform']}: {info['device_kind']}), Python {info['python']}"
+        + (f", XLA_FLAGS={info['xla_flags']!r}" if info["xla_flags"] else ""),
+        f"Forward+backward (value_and_grad of sum(y**2) w.r.t. params and x), float32, median of "
+        f"{repeats} interleaved repeats. Ratios: chiral / fastest dense (time; median of per-repeat "
+        "ratios), chiral / dense matmul (XLA FLOPs).",
+        "",
+        "| layer | shape (in -> out) | params chiral/dense | dense GFLOP | FLOP ratio arrays / even-odd "
+        "| dense matmul (ms) | dense XLA conv (ms) | chiral arrays (ms) | chiral even/odd (ms) "
+        "| time ratio arrays | time ratio even/odd |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ms = r["median_ms"]
+        fastest = r["fastest_dense"]
+
+        def cell(name: str, ms: dict[str, float] = ms, fastest: str = fastest) -> str:
+            if name not in ms:
+                return "n/a"
+            s = f"{ms[name]:.1f}"
+            return f"**{s}**" if name == fastest else s
+
+        lines.append(
+            f"| {r['layer']} | {r['shape']} | {r['params_chiral']:,}/{r['params_dense']:,} "
+            f"= {r['param_ratio']:.3f} | {r['flops']['dense_matmul'] / 1e9:.3g} "
+            f"| {r['flop_ratio_arrays']:.3f} / {r['flop_ratio_even_odd']:.3f} "
+            f"| {cell('dense_matmul')} | {cell('dense_xla')} | {ms['chiral_arrays']:.1f} "
+            f"| {ms['chiral_even_odd']:.1f} | {r['time_ratio_arrays']:.2f} | {r['time_ratio_even_odd']:.2f} |"
+        )
+    lines += ["", "Fastest dense implementation in **bold**.", "", "Targets:"]
+    for r in rows:
+        flops_ok = (r["flop_ratio_arrays"] <= FLOP_TARGET, r["flop_ratio_even_odd"] <= FLOP_TARGET)
+        time_ok = (r["time_ratio_arrays"] <= TIME_TARGET, r["time_ratio_even_odd"] <= TIME_TARGET)
+        lines.append(
+            f"- {r['layer']}: FLOPs <= {FLOP_TARGET}: arrays {_mark(flops_ok[0])}, even/odd "
+            f"{_mark(flops_ok[1])}; time <= {TIME_TARGET}: arrays {_mark(time_ok[0])}, even/odd "
+            f"{_mark(time_ok[1])}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed calls per variant (default 15; 3 quick)"
+    )
+    parser.add_argument("--batch", type=int, default=None, help="windows per batch (default 1024; 32 quick)")
+    parser.add_argument("--hidden", type=int, default=None, help="hidden channels (default 1024; 128 quick)")
+    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Runs the benchmark, prints the table and returns the rows (raw numbers)."""
+    args = parse_args(argv)
+    repeats = args.repeats or (3 if args.quick else 15)
+    batch = args.batch or (32 if args.quick else 1024)
+    hidden = args.hidden or (128 if args.quick else 1024)
+    if repeats < 1 or batch < 1 or hidden < 2:
+        raise SystemExit("--repeats and --batch must be >= 1, --hidden >= 2")
+    key = jax.random.key(args.seed)
+    rows = []
+    t0 = time.perf_counter()
+    for i, case in enumerate(make_cases(hidden)):
+        rows.append(measure_case(case, batch, repeats, jax.random.fold_in(key, i)))
+        print(f"# {case.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    info = machine_info()
+    print(format_table(rows, info, repeats))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "repeats": repeats, "rows": rows}, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
