@@ -228,6 +228,12 @@ BATTERY: tuple[BatteryCase, ...] = (
         "sequence",
     ),
     BatteryCase(
+        "temporal_conv_stack_strided",
+        lambda i, o, r: ChiralTemporalModel(i, o, filter_widths=(3, 3), channels=24, strided=True, rngs=r),
+        "sequence",
+        frames=18,
+    ),
+    BatteryCase(
         "temporal_conv_stack_tanh_causal",
         lambda i, o, r: ChiralTemporalModel(
             i, o, filter_widths=(3, 3), channels=_hidden(30, True), activation="tanh", causal=True, rngs=r

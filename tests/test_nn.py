@@ -128,3 +128,30 @@ def test_module_checkpoint_round_trip_of_free_parameters():
     restored = nnx.merge(graphdef, jax.tree.map(lambda a: np.asarray(a).copy(), state))
     x = jax.random.normal(jax.random.key(1), (1, 7, 34))
     np.testing.assert_array_equal(restored(x), layer(x))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("kind", ["chiral", "baseline"])
+def test_strided_training_net_shares_weights_with_dilated_net(kind, causal):
+    widths = (3, 3, 3)
+    if kind == "chiral":
+        make = lambda strided, seed: ChiralTemporalModel(  # noqa: E731
+            H2, H3, filter_widths=widths, channels=32, causal=causal, strided=strided, rngs=nnx.Rngs(seed)
+        )
+    else:
+        make = lambda strided, seed: TemporalModel(  # noqa: E731
+            34, 51, filter_widths=widths, channels=32, causal=causal, strided=strided, rngs=nnx.Rngs(seed)
+        )
+    trained, evaluator = make(True, 0), make(False, 1)
+    # Non-trivial batch statistics, then load the strided net's state into the dilated one.
+    trained(jax.random.normal(jax.random.key(5), (16, 27, 34), jnp.float32) + 0.3)
+    nnx.update(evaluator, nnx.state(trained))
+    trained.eval()
+    evaluator.eval()
+    seq = jax.random.normal(jax.random.key(2), (2, 40, 34), jnp.float32)
+    dense_out = evaluator(seq)  # (2, 14, 51): one frame per 27-frame window
+    windows = jnp.stack([seq[:, t : t + 27] for t in range(dense_out.shape[1])], axis=1)
+    strided_out = trained(windows.reshape(-1, 27, 34)).reshape(2, -1, 51)
+    np.testing.assert_allclose(strided_out, dense_out, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="multiple of 27"):
+        trained(seq)

@@ -1,12 +1,19 @@
 """Temporal convolutional pose lifters after VideoPose3D (Pavllo et al., CVPR 2019).
 
-``expand conv (fw[0])`` -> blocks of ``[dilated conv (fw[i], dilation = prod(fw[:i])) + BN + act +
-dropout, 1x1 conv + BN + act + dropout]`` with residuals (center slice; right-aligned when causal)
--> ``1x1 shrink conv``. Input ``(batch, frames, in_spec.size)``, output ``(batch, frames -
-receptive_field + 1, out_spec.size)``.
+``expand conv (fw[0])`` -> blocks of ``[conv (fw[i]) + BN + act + dropout, 1x1 conv + BN + act +
+dropout]`` with residuals -> ``1x1 shrink conv``. Two ways to run the same weights:
+
+* dilated (evaluation; ``strided=False``): block ``i`` dilates by ``prod(fw[:i])``; input
+  ``(batch, frames, in)`` -> output ``(batch, frames - receptive_field + 1, out)``, residuals are
+  center slices (right-aligned when causal);
+* strided (training; ``strided=True``): stride = kernel width, no dilation; each window of
+  ``receptive_field`` input frames gives one output frame, with far fewer FLOPs than the dilated
+  net on the same window. Residuals take the center (causal: last) frame of every group.
 
 :class:`ChiralTemporalModel` keeps its activations in the even/odd basis from the input split to
-the output merge; :class:`TemporalModel` is the plain baseline built from ``nnx.Conv``.
+the output merge. :class:`TemporalModel` is the plain baseline: Flax layers (``nnx.Conv``,
+``nnx.BatchNorm``), run through the same slice-and-matmul conv as the chiral net so that timings
+compare the layers, not two conv implementations.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
 from chiral_jax.nn import ChiralActivation, ChiralBatchNorm, ChiralConv1d, ChiralDropout
 from chiral_jax.spec import ChiralSpec
 
+__all__ = ["ChiralTemporalModel", "TemporalModel", "hidden_spec_for"]
+
 Array = jax.Array
 Features = Array | EvenOdd
 
@@ -35,31 +44,77 @@ def _check_widths(filter_widths: Sequence[int]) -> tuple[int, ...]:
     return widths
 
 
-def _slice_time(x: Features, start: int, stop: int) -> Features:
-    return jax.tree.map(lambda a: a[..., start:stop, :], x)
+def hidden_spec_for(channels: int | ChiralSpec, negated: bool) -> ChiralSpec:
+    return channels if isinstance(channels, ChiralSpec) else ChiralSpec.hidden(channels, negated=negated)
 
 
-def _residual_slice(x: Features, frames_out: int, causal: bool) -> Features:
-    """The frames of ``x`` aligned with a block output of ``frames_out`` frames."""
-    frames_in = (x.even if isinstance(x, EvenOdd) else x).shape[-2]
-    lost = frames_in - frames_out
-    start = lost if causal else lost // 2
-    return _slice_time(x, start, start + frames_out)
+def _time_slice(x: Features, start: int, stop: int | None, step: int = 1) -> Features:
+    return jax.tree.map(lambda a: a[..., start:stop:step, :], x)
 
 
-class ChiralTemporalModel(nnx.Module):
+def _frames(x: Features) -> int:
+    return (x.even if isinstance(x, EvenOdd) else x).shape[-2]
+
+
+class _TemporalBase(nnx.Module):
+    """The VideoPose3D control flow; subclasses provide the layers and the input/output basis."""
+
+    filter_widths: tuple[int, ...]
+    causal: bool
+    strided: bool
+
+    @property
+    def receptive_field(self) -> int:
+        return math.prod(self.filter_widths)
+
+    def _conv(self, layer: Any, x: Features, width: int, dilation: int, strided: bool) -> Features:
+        raise NotImplementedError
+
+    def _check_input(self, x: Array, channels: int, strided: bool) -> None:
+        r = self.receptive_field
+        frames = x.shape[-2] if x.ndim == 3 else None
+        ok = x.ndim == 3 and x.shape[-1] == channels and frames >= r and (not strided or frames % r == 0)
+        if not ok:
+            need = f"a multiple of {r}" if strided else f">= {r}"
+            raise ValueError(
+                f"{type(self).__name__}: expected (batch, frames {need}, {channels}) "
+                f"({'strided' if strided else 'dilated'} mode), got {tuple(x.shape)}"
+            )
+
+    def _body(self, h: Features, strided: bool) -> Features:
+        widths = self.filter_widths
+        h = self.drop(self.act(self.expand_bn(self._conv(self.expand_conv, h, widths[0], 1, strided))))
+        dilation = widths[0]
+        for i, w in enumerate(widths[1:]):
+            conv, pointwise = self.layers_conv[2 * i], self.layers_conv[2 * i + 1]
+            bn, bn_pointwise = self.layers_bn[2 * i], self.layers_bn[2 * i + 1]
+            y = self.drop(self.act(bn(self._conv(conv, h, w, dilation, strided))))
+            y = self.drop(self.act(bn_pointwise(self._conv(pointwise, y, 1, 1, strided))))
+            if strided:
+                res = _time_slice(h, w - 1 if self.causal else w // 2, None, w)
+            else:
+                lost = _frames(h) - _frames(y)
+                start = lost if self.causal else lost // 2
+                res = _time_slice(h, start, start + _frames(y))
+            h = jax.tree.map(jnp.add, res, y)
+            dilation *= w
+        return self._conv(self.shrink, h, 1, 1, strided)
+
+
+class ChiralTemporalModel(_TemporalBase):
     """Equivariant VideoPose3D lifter.
 
     Args:
       in_spec: spec of the 2D input, e.g. ``H36M.spec(2)``.
       out_spec: spec of the 3D output, e.g. ``H36M.spec(3)``.
       filter_widths: e.g. ``(3, 3, 3)`` (27 frames) or ``(3, 3, 3, 3, 3)`` (243 frames).
-      channels: hidden width, or a hidden :class:`ChiralSpec`.
+      channels: hidden width, or a hidden :class:`ChiralSpec` (any even/odd split).
       negated: for an int width: hidden channels negated by the mirror (the paper's choice, with
         tanh) or not (any activation, e.g. ReLU).
       activation: checked against the hidden spec.
       dropout: rate after every hidden activation.
-      causal: residual slices right-aligned (no future frames for the last output).
+      causal: no future frames (residuals right-aligned).
+      strided: run as the strided training net by default (``__call__(strided=...)`` overrides).
     """
 
     def __init__(
@@ -73,56 +128,43 @@ class ChiralTemporalModel(nnx.Module):
         activation: str | Callable[[Array], Array] = "relu",
         dropout: float = 0.25,
         causal: bool = False,
+        strided: bool = False,
         momentum: float = 0.9,
         dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.in_spec, self.out_spec = in_spec, out_spec
         self.filter_widths = _check_widths(filter_widths)
-        self.causal = causal
-        hid = channels if isinstance(channels, ChiralSpec) else ChiralSpec.hidden(channels, negated=negated)
-        self.hidden_spec = hid
+        self.causal, self.strided = causal, strided
+        hid = self.hidden_spec = hidden_spec_for(channels, negated)
         self.act = ChiralActivation(hid, activation)
         self.drop = ChiralDropout(dropout, rngs=rngs)
-        bn = lambda: ChiralBatchNorm(hid, momentum=momentum, dtype=dtype)  # noqa: E731
-        conv = lambda i, o, k, d=1: ChiralConv1d(  # noqa: E731
-            i, o, k, kernel_dilation=d, use_bias=False, dtype=dtype, rngs=rngs
-        )
-        self.expand_conv = conv(in_spec, hid, self.filter_widths[0])
-        self.expand_bn = bn()
-        convs, bns = [], []
-        dilation = self.filter_widths[0]
-        for w in self.filter_widths[1:]:
-            convs += [conv(hid, hid, w, dilation), conv(hid, hid, 1)]
-            bns += [bn(), bn()]
-            dilation *= w
-        self.layers_conv = nnx.List(convs)
-        self.layers_bn = nnx.List(bns)
+
+        def conv(a: ChiralSpec, b: ChiralSpec, k: int) -> ChiralConv1d:
+            return ChiralConv1d(a, b, k, use_bias=False, dtype=dtype, rngs=rngs)
+
+        def bn() -> ChiralBatchNorm:
+            return ChiralBatchNorm(hid, momentum=momentum, dtype=dtype)
+
+        self.expand_conv, self.expand_bn = conv(in_spec, hid, self.filter_widths[0]), bn()
+        self.layers_conv = nnx.List([conv(hid, hid, k) for w in self.filter_widths[1:] for k in (w, 1)])
+        self.layers_bn = nnx.List([bn() for _ in self.filter_widths[1:] for _ in range(2)])
         self.shrink = ChiralConv1d(hid, out_spec, 1, dtype=dtype, rngs=rngs)
 
-    @property
-    def receptive_field(self) -> int:
-        return math.prod(self.filter_widths)
+    def _conv(self, layer: ChiralConv1d, x: Features, width: int, dilation: int, strided: bool) -> Features:
+        if strided:
+            return layer(x, strides=width, kernel_dilation=1)
+        return layer(x, strides=1, kernel_dilation=dilation)
 
-    def __call__(self, x: Array) -> Array:
-        """(batch, frames, in_spec.size) -> (batch, frames - receptive_field + 1, out_spec.size)."""
-        if x.ndim != 3 or x.shape[-2] < self.receptive_field:
-            raise ValueError(
-                f"ChiralTemporalModel: expected (batch, frames >= {self.receptive_field}, "
-                f"{self.in_spec.size}), got {tuple(x.shape)}"
-            )
-        h = to_even_odd(x, self.in_spec)
-        h = self.drop(self.act(self.expand_bn(self.expand_conv(h))))
-        for i in range(0, len(self.layers_conv), 2):
-            y = self.drop(self.act(self.layers_bn[i](self.layers_conv[i](h))))
-            y = self.drop(self.act(self.layers_bn[i + 1](self.layers_conv[i + 1](y))))
-            res = _residual_slice(h, y.even.shape[-2], self.causal)
-            h = jax.tree.map(jnp.add, res, y)
-        return from_even_odd(self.shrink(h), self.out_spec)
+    def __call__(self, x: Array, *, strided: bool | None = None) -> Array:
+        """(batch, frames, in_spec.size) -> (batch, frames', out_spec.size); see the module doc."""
+        strided = self.strided if strided is None else strided
+        self._check_input(x, self.in_spec.size, strided)
+        return from_even_odd(self._body(to_even_odd(x, self.in_spec), strided), self.out_spec)
 
 
-class TemporalModel(nnx.Module):
-    """The plain VideoPose3D baseline from Flax layers (``nnx.Conv``, ``nnx.BatchNorm``)."""
+class TemporalModel(_TemporalBase):
+    """The plain VideoPose3D baseline from Flax layers (same arguments, ReLU by default)."""
 
     def __init__(
         self,
@@ -134,44 +176,37 @@ class TemporalModel(nnx.Module):
         activation: str | Callable[[Array], Array] = "relu",
         dropout: float = 0.25,
         causal: bool = False,
+        strided: bool = False,
         momentum: float = 0.9,
         dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.in_features, self.out_features = in_features, out_features
         self.filter_widths = _check_widths(filter_widths)
-        self.causal = causal
-        self.fn = functional.get_activation(activation)
+        self.causal, self.strided = causal, strided
+        self.act = functional.get_activation(activation)
         self.drop = nnx.Dropout(dropout, rngs=rngs)
-        bn = lambda: nnx.BatchNorm(channels, momentum=momentum, param_dtype=dtype, rngs=rngs)  # noqa: E731
-        conv = lambda i, o, k, d=1: nnx.Conv(  # noqa: E731
-            i, o, (k,), kernel_dilation=(d,), padding="VALID", use_bias=False, param_dtype=dtype, rngs=rngs
+
+        def conv(a: int, b: int, k: int, bias: bool = False) -> nnx.Conv:
+            return nnx.Conv(a, b, (k,), padding="VALID", use_bias=bias, param_dtype=dtype, rngs=rngs)
+
+        def bn() -> nnx.BatchNorm:
+            return nnx.BatchNorm(channels, momentum=momentum, param_dtype=dtype, rngs=rngs)
+
+        self.expand_conv, self.expand_bn = conv(in_features, channels, self.filter_widths[0]), bn()
+        self.layers_conv = nnx.List(
+            [conv(channels, channels, k) for w in self.filter_widths[1:] for k in (w, 1)]
         )
-        self.expand_conv = conv(in_features, channels, self.filter_widths[0])
-        self.expand_bn = bn()
-        convs, bns = [], []
-        dilation = self.filter_widths[0]
-        for w in self.filter_widths[1:]:
-            convs += [conv(channels, channels, w, dilation), conv(channels, channels, 1)]
-            bns += [bn(), bn()]
-            dilation *= w
-        self.layers_conv = nnx.List(convs)
-        self.layers_bn = nnx.List(bns)
-        self.shrink = nnx.Conv(channels, out_features, (1,), param_dtype=dtype, rngs=rngs)
+        self.layers_bn = nnx.List([bn() for _ in self.filter_widths[1:] for _ in range(2)])
+        self.shrink = conv(channels, out_features, 1, bias=True)
 
-    @property
-    def receptive_field(self) -> int:
-        return math.prod(self.filter_widths)
+    def _conv(self, layer: nnx.Conv, x: Array, width: int, dilation: int, strided: bool) -> Array:
+        bias = None if layer.bias is None else layer.bias[...]
+        if strided:
+            return functional.conv1d_dense(x, layer.kernel[...], bias, strides=width)
+        return functional.conv1d_dense(x, layer.kernel[...], bias, dilation=dilation)
 
-    def __call__(self, x: Array) -> Array:
-        if x.ndim != 3 or x.shape[-2] < self.receptive_field or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"TemporalModel: expected (batch, frames >= {self.receptive_field}, "
-                f"{self.in_features}), got {tuple(x.shape)}"
-            )
-        h = self.drop(self.fn(self.expand_bn(self.expand_conv(x))))
-        for i in range(0, len(self.layers_conv), 2):
-            y = self.drop(self.fn(self.layers_bn[i](self.layers_conv[i](h))))
-            y = self.drop(self.fn(self.layers_bn[i + 1](self.layers_conv[i + 1](y))))
-            h = _residual_slice(h, y.shape[-2], self.causal) + y
-        return self.shrink(h)
+    def __call__(self, x: Array, *, strided: bool | None = None) -> Array:
+        strided = self.strided if strided is None else strided
+        self._check_input(x, self.in_features, strided)
+        return self._body(x, strided)

@@ -68,15 +68,19 @@ class ChiralConv1d(nnx.Module):
         """The dense (kernel_size, in_spec.size, out_spec.size) kernel."""
         return tying.conv_kernel(self.kernel, self.in_spec, self.out_spec)
 
-    def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
+    def __call__(
+        self, x: Array | EvenOdd, *, strides: int | None = None, kernel_dilation: int | None = None
+    ) -> Array | EvenOdd:
+        """Applies the conv; ``strides`` / ``kernel_dilation`` override the constructor's for this
+        call (the same weights serve VideoPose3D's strided training and dilated evaluation nets)."""
         return functional.conv1d(
             x,
             self.kernel,
             self.in_spec,
             self.out_spec,
             None if self.bias is None else self.bias[...],
-            strides=self.strides,
-            dilation=self.kernel_dilation,
+            strides=self.strides if strides is None else strides,
+            dilation=self.kernel_dilation if kernel_dilation is None else kernel_dilation,
             padding=self.padding,
             path=self.path,
             impl=self.impl,
