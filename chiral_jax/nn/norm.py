@@ -55,7 +55,8 @@ class ChiralBatchNorm(nnx.Module):
             mean, var = self.mean[...], self.var[...]
         else:
             mean, var = functional.batch_norm_statistics(x, self.spec)
-            m = self.momentum
+            # A float, or a Variable when a trainer schedules it (chiral_jax.train).
+            m = self.momentum[...] if isinstance(self.momentum, nnx.Variable) else self.momentum
             for stat, new in ((self.mean, mean), (self.var, var)):
                 new = jax.lax.stop_gradient(new).astype(stat[...].dtype)
                 stat[...] = m * stat[...] + (1.0 - m) * new
