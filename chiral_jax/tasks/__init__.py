@@ -1,0 +1,1 @@
+"""End-to-end tasks (data + models + training + evaluation) behind the experiment scripts."""

@@ -1,0 +1,50 @@
+"""Default lifting config: the built-in synthetic set, chiral vs baseline, a 27-frame net.
+
+Command:  python experiments/lift3d.py --workdir /tmp/lift3d
+Runtime:  see the README's results table (measured on the 2-core CPU machine).
+Result:   written to WORKDIR/results.md; the figures in the README come from this command.
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.num_seeds = 3
+    c.progress = True
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "synthetic"  # synthetic | cmu_mocap | h36m | humaneva
+    c.data.manual_dir = ""
+    c.data.keypoints = "gt"  # 2D source for h36m / humaneva: gt, cpn_ft_h36m_dbb, ...
+    c.data.subjects_train = ()  # empty: the dataset's standard split
+    c.data.subjects_test = ()
+    c.data.train_fraction = 1.0
+    c.data.actions = ()
+    c.data.synthetic = ml_collections.ConfigDict({"seed": 0})
+
+    c.model = ml_collections.ConfigDict()
+    c.model.kind = "both"  # chiral | baseline | both
+    c.model.filter_widths = (3, 3, 3)  # 27 frames
+    c.model.channels = 128
+    c.model.dropout = 0.25
+    c.model.causal = False
+    c.model.activation = "relu"  # on the negation-free ("plain") hidden spec
+    c.model.negated_activation = "tanh"  # on the negated hidden spec (the paper's choice)
+    c.model.hidden_specs = ("plain",)  # plain | negated
+    c.model.equal_params = True  # also train the chiral net at width x sqrt2
+    c.model.baseline_activation = "relu"
+    c.model.baseline_without_augment = False
+
+    c.train = ml_collections.ConfigDict()
+    c.train.epochs = 6
+    c.train.batch_size = 256
+    c.train.lr = 1e-3
+    c.train.lr_decay = 0.95
+    c.train.lr_decay_steps = 1500  # VideoPose3D: x0.95 per Human3.6M epoch (~1500 steps of 1024)
+    c.train.augment = True  # mirror augmentation for the baseline
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.test_time_augmentation = True
+    return c

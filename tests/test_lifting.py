@@ -1,0 +1,137 @@
+"""The lifting task end to end on a tiny synthetic set; evaluation helpers; config errors."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from chiral_jax import skeletons
+from chiral_jax.data import PoseWindows, load_synthetic
+from chiral_jax.tasks import lifting
+
+pytest.importorskip("ml_collections")
+import ml_collections
+
+TINY_DATA = {
+    "seed": 1,
+    "num_subjects": 3,
+    "num_test_subjects": 1,
+    "num_cameras": 1,
+    "min_frames": 60,
+    "max_frames": 90,
+}
+
+
+def tiny_config(**model) -> ml_collections.ConfigDict:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "lift3d.py"
+    spec = importlib.util.spec_from_file_location("lift3d_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    c.num_seeds = 1
+    c.progress = False
+    c.data.synthetic = ml_collections.ConfigDict(TINY_DATA)
+    c.model.filter_widths = (3, 3)
+    c.model.channels = 16
+    c.train.epochs = 2
+    c.train.batch_size = 64
+    c.model.update(model)
+    return c
+
+
+def test_end_to_end_writes_results(tmp_path):
+    config = tiny_config(kind="both", hidden_specs=("plain", "negated"), baseline_without_augment=True)
+    results = lifting.train_and_evaluate(config, str(tmp_path))
+    saved = json.loads((tmp_path / "results.json").read_text())
+    names = [m["name"] for m in saved["models"]]
+    assert names == [
+        "chiral_plain_relu_w16",
+        "chiral_plain_relu_w22",
+        "chiral_negated_tanh_w16",
+        "chiral_negated_tanh_w22",
+        "baseline_aug_w16",
+        "baseline_noaug_w16",
+    ]
+    for m in saved["models"]:
+        for key in (
+            "kind",
+            "params",
+            "mpjpe_mm",
+            "p_mpjpe_mm",
+            "n_mpjpe_mm",
+            "mpjve_mm",
+            "per_action",
+            "train_seconds",
+            "eval_frames_per_second",
+        ):
+            assert key in m, (m["name"], key)
+        assert np.isfinite(m["mpjpe_mm"]) and m["mpjpe_mm"] > 0
+        assert m["p_mpjpe_mm"] <= m["mpjpe_mm"] + 1e-6  # Procrustes can only reduce the error
+        assert ("tta" in m) == (m["kind"] == "baseline")
+        assert set(m["per_action"]) >= {"average"}
+    # Equal-params chiral nets have about the baseline's parameter count; equal width about half.
+    params = {m["name"]: m["params"] for m in saved["models"]}
+    assert 0.45 < params["chiral_plain_relu_w16"] / params["baseline_aug_w16"] < 0.6
+    # (at width 16 the 34-channel input and 51-channel output layers weigh in: not exactly 1)
+    assert 0.7 < params["chiral_plain_relu_w22"] / params["baseline_aug_w16"] < 1.2
+    assert (tmp_path / "results.md").read_text().count("|") > 20
+    assert (tmp_path / "baseline_aug_w16" / "seed0" / "learning_curves.png").exists()
+    assert len(results["summary"]) == 8  # six models, plus a TTA row for each of the two baselines
+    # A second run in the same workdir resumes from the finished checkpoints: no new epochs.
+    again = lifting.train_and_evaluate(config, str(tmp_path))
+    np.testing.assert_allclose(
+        [m["mpjpe_mm"] for m in again["models"]], [m["mpjpe_mm"] for m in saved["models"]], rtol=1e-5
+    )
+
+
+def test_chunked_prediction_equals_the_dilated_net_on_whole_sequences():
+    skel = skeletons.H36M
+    seqs = load_synthetic("test", **TINY_DATA)[:2]
+    variant = lifting.Variant("c", "chiral", 16)
+    model = lifting.make_model(variant, skel, filter_widths=(3, 3), dropout=0.0)
+    model.eval()
+    windows = PoseWindows.from_sequences(seqs, receptive_field=9, flatten=True, with_intrinsics=False)
+    preds, fps = lifting.predict(lambda x: model(x, strided=False), windows, chunk=32, batch_size=4)
+    assert fps > 0
+    for pred, seq in zip(preds, windows.sequences(), strict=True):
+        whole = model(jnp.asarray(seq["inputs"]), strided=False)[0]
+        np.testing.assert_allclose(pred, whole, rtol=1e-4, atol=1e-5)
+
+
+def test_chiral_net_gains_nothing_from_flip_averaging():
+    skel = skeletons.H36M
+    seqs = load_synthetic("test", **TINY_DATA)[:1]
+    model = lifting.make_model(lifting.Variant("c", "chiral", 16), skel, filter_widths=(3,), dropout=0.0)
+    plain = lifting.evaluate(model, seqs, skel, receptive_field=3)
+    flipped = lifting.evaluate(model, seqs, skel, receptive_field=3, flip_average=True)
+    assert plain["mpjpe_mm"] == pytest.approx(flipped["mpjpe_mm"], rel=1e-4)
+
+
+def test_config_errors_are_clear():
+    config = tiny_config()
+    config.data.name = "h36m"
+    with pytest.raises(ValueError, match=r"set --config\.data\.manual_dir"):
+        lifting.load_data(config.data)
+    config.data.name = "mpii"
+    with pytest.raises(ValueError, match=r"data\.name must be"):
+        lifting.load_data(config.data)
+    config = tiny_config(kind="dense")
+    with pytest.raises(ValueError, match=r"model\.kind must be"):
+        lifting.variants(config.model, True)
+    config = tiny_config()
+    config.data.subjects_test = ("S99",)
+    with pytest.raises(ValueError, match="empty split"):
+        lifting.load_data(config.data)
+
+
+def test_cmu_mocap_loads_for_lifting(shared_dir):
+    config = tiny_config()
+    config.data.name = "cmu_mocap"
+    config.data.manual_dir = str(shared_dir / "data" / "cmu_mocap")
+    train, test, skel = lifting.load_data(config.data)
+    assert skel is skeletons.H36M and train and test
+    assert train[0].pose_2d.shape[1:] == (17, 2)
