@@ -30,7 +30,13 @@ def main(argv: list[str]) -> None:
         from chiral_jax.train import initialize_multihost
 
         initialize_multihost()
-    results = lifting.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    config = _CONFIG.value
+    if config.get("sweep"):
+        lifting.run_sweep(config, _WORKDIR.value)
+        with open(os.path.join(_WORKDIR.value, "sweep.md")) as f:
+            print(f.read())
+        return
+    results = lifting.train_and_evaluate(config, _WORKDIR.value)
     print(lifting.results_table(results))
 
 

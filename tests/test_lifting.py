@@ -135,3 +135,36 @@ def test_cmu_mocap_loads_for_lifting(shared_dir):
     train, test, skel = lifting.load_data(config.data)
     assert skel is skeletons.H36M and train and test
     assert train[0].pose_2d.shape[1:] == (17, 2)
+
+
+def test_limited_data_sweep_writes_table_and_plot(tmp_path):
+    config = tiny_config(kind="both", equal_params=False)
+    config.train.epochs = 1
+    config.eval.test_time_augmentation = False
+    config.sweep = ("S1:0.5", "S1,S2")
+    out = lifting.run_sweep(config, str(tmp_path))
+    frames = {p["entry"]: p["train_frames"] for p in out["points"]}
+    assert frames["S1:0.5"] < frames["S1,S2"]
+    assert {p["name"] for p in out["points"]} == {"chiral_plain_relu_w16", "baseline_aug_w16"}
+    assert (tmp_path / "sweep.png").stat().st_size > 0
+    assert "S1,S2" in (tmp_path / "sweep.md").read_text()
+    with pytest.raises(ValueError, match="expected subjects"):
+        lifting.parse_sweep_entry("S1:2.0")
+
+
+@pytest.mark.parametrize(
+    "name", ["lift3d", "lift3d_compare", "lift3d_cmu", "lift3d_limited", "lift3d_h36m", "lift3d_humaneva"]
+)
+def test_config_files_load(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / "configs" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config()
+    assert config.model.kind in ("chiral", "baseline", "both")
+    lifting.variants(config.model, config.train.augment)  # valid model settings
+    for entry in config.sweep:
+        lifting.parse_sweep_entry(entry)

@@ -35,7 +35,9 @@ __all__ = [
     "evaluate",
     "load_data",
     "make_model",
+    "parse_sweep_entry",
     "predict",
+    "run_sweep",
     "train_and_evaluate",
     "variants",
 ]
@@ -461,3 +463,75 @@ def results_table(results: dict[str, Any]) -> str:
             f"{cell(r, 'train_seconds', '.0f')} |"
         )
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- limited data
+
+
+def parse_sweep_entry(entry: str) -> tuple[tuple[str, ...], float]:
+    """``"S1:0.01"`` -> (("S1",), 0.01); ``"S1,S5,S6"`` -> (("S1", "S5", "S6"), 1.0)."""
+    subjects, _, fraction = entry.partition(":")
+    names = tuple(s.strip() for s in subjects.split(",") if s.strip())
+    try:
+        value = float(fraction) if fraction else 1.0
+    except ValueError:
+        raise ValueError(
+            f"sweep entry {entry!r}: expected 'S1,S5:0.1' (subjects, optional fraction)"
+        ) from None
+    if not names or not 0.0 < value <= 1.0:
+        raise ValueError(f"sweep entry {entry!r}: expected subjects and a fraction in (0, 1]")
+    return names, value
+
+
+def run_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """The limited-data study: one :func:`train_and_evaluate` per ``config.sweep`` entry (training
+    subjects and fraction) in ``workdir/<entry>``; writes ``sweep.json``, ``sweep.md`` and
+    ``sweep.png`` (test MPJPE against training frames, chiral vs baseline)."""
+    points = []
+    for entry in config.sweep:
+        subjects, fraction = parse_sweep_entry(entry)
+        sub = ml_collections.ConfigDict(config.to_dict())
+        sub.sweep = ()
+        sub.data.subjects_train = subjects
+        sub.data.train_fraction = fraction
+        name = "+".join(subjects) + f"_{fraction:g}"
+        results = train_and_evaluate(sub, os.path.join(workdir, name))
+        for row in results["summary"]:
+            points.append({"entry": entry, "train_frames": results["data"]["train_frames"], **row})
+    out = {"machine": machine_description(), "points": points}
+    with open(os.path.join(workdir, "sweep.json"), "w") as f:
+        json.dump(out, f, indent=1)
+    lines = ["| training data | frames | model | MPJPE (mm) | P-MPJPE (mm) |", "|---|---|---|---|---|"]
+    for p in points:
+        std = f" ± {p['mpjpe_mm_std']:.1f}" if p["seeds"] > 1 else ""
+        lines.append(
+            f"| {p['entry']} | {p['train_frames']} | {p['name']} | {p['mpjpe_mm']:.1f}{std} | "
+            f"{p['p_mpjpe_mm']:.1f} |"
+        )
+    with open(os.path.join(workdir, "sweep.md"), "w") as f:
+        f.write(f"Machine: {out['machine']}\n\n" + "\n".join(lines) + "\n")
+    _plot_sweep(points, os.path.join(workdir, "sweep.png"))
+    return out
+
+
+def _plot_sweep(points: Sequence[dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in dict.fromkeys(p["name"] for p in points):
+        rows = sorted((p for p in points if p["name"] == name), key=lambda p: p["train_frames"])
+        x = [p["train_frames"] for p in rows]
+        y = np.array([p["mpjpe_mm"] for p in rows])
+        err = np.array([p.get("mpjpe_mm_std", 0.0) for p in rows])
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("training frames")
+    ax.set_ylabel("test MPJPE (mm)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -38,12 +38,15 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.baseline_without_augment = False
 
     c.train = ml_collections.ConfigDict()
-    c.train.epochs = 6
+    c.train.epochs = 12
     c.train.batch_size = 256
     c.train.lr = 1e-3
     c.train.lr_decay = 0.95
     c.train.lr_decay_steps = 1500  # VideoPose3D: x0.95 per Human3.6M epoch (~1500 steps of 1024)
     c.train.augment = True  # mirror augmentation for the baseline
+
+    # Limited-data study: "subjects:fraction" entries, each a full run (see lift3d_limited.py).
+    c.sweep = ()
 
     c.eval = ml_collections.ConfigDict()
     c.eval.test_time_augmentation = True
