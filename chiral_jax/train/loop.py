@@ -90,7 +90,7 @@ class Trainer:
         self.graphdef, state = nnx.split((model, optimizer))
         self._model = model
         repl = parallel.replicated(self.mesh)
-        self.state = jax.device_put(state, repl)
+        self.state = parallel.replicate(state, self.mesh)
         self.checkpointer = Checkpointer(
             os.path.join(workdir, "checkpoints"), keep=keep, best_metric=best_metric
         )
@@ -129,10 +129,11 @@ class Trainer:
     @property
     def num_steps(self) -> int:
         _, optimizer = nnx.merge(self.graphdef, self.state)
-        return int(optimizer.step[...])
+        return int(parallel.to_host(optimizer.step[...]))
 
     def params(self) -> Any:
-        return nnx.state(self.model, nnx.Param)
+        """The model's parameters as host numpy arrays."""
+        return parallel.to_host(nnx.state(self.model, nnx.Param))
 
     # ------------------------------------------------------------------ checkpoints
 
@@ -144,7 +145,7 @@ class Trainer:
         epoch, pure = self.checkpointer.restore(target)
         state = self.state
         nnx.replace_by_pure_dict(state, pure)
-        self.state = jax.device_put(state, parallel.replicated(self.mesh))
+        self.state = parallel.replicate(state, self.mesh)
         return int(epoch)
 
     # ------------------------------------------------------------------ loop
@@ -200,7 +201,7 @@ class Trainer:
                 raise ValueError(f"epoch {epoch + 1} produced no batches (dataset smaller than one batch?)")
             train_seconds = time.perf_counter() - t0
             record = {"epoch": epoch + 1, "steps": self.num_steps, "train_seconds": train_seconds}
-            record.update({f"train_{k}": float(v) / count for k, v in jax.device_get(sums).items()})
+            record.update({f"train_{k}": float(v) / count for k, v in parallel.to_host(sums).items()})
             if evaluate is not None:
                 model = self.model
                 model.eval()

@@ -68,3 +68,40 @@ def shard_batch(batch: Any, mesh: Mesh) -> Any:
         return jax.make_array_from_process_local_data(sharding, x)
 
     return jax.tree.map(place, batch)
+
+
+def _is_key(x: Any) -> bool:
+    return hasattr(x, "dtype") and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+    """Places identical host values (every process holds the same tree) replicated on the mesh.
+
+    ``jax.device_put`` does this on one process; across processes the global array is assembled
+    from each process's local copy (typed PRNG keys travel as their raw key data).
+    """
+    sharding = replicated(mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+
+    def put(x: Any) -> Any:
+        if _is_key(x):
+            impl = jax.random.key_impl(x)
+            return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=impl)
+        host = np.asarray(to_host(x))
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(put, tree)
+
+
+def to_host(tree: Any) -> Any:
+    """Numpy copies of (replicated or process-local) arrays; works on multi-process global arrays."""
+
+    def get(x: Any) -> Any:
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            x = x.addressable_data(0)  # replicated: every local shard holds the whole value
+        if _is_key(x):
+            return x
+        return np.asarray(x)
+
+    return jax.tree.map(get, tree)
