@@ -1,6 +1,7 @@
 """The lifting task end to end on a tiny synthetic set; evaluation helpers; config errors."""
 
 import json
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from chiral_jax import skeletons
 from chiral_jax.data import PoseWindows, load_synthetic
 from chiral_jax.tasks import lifting
+from chiral_jax.tasks.configs import load_config_file
 
 pytest.importorskip("ml_collections")
 import ml_collections
@@ -23,15 +25,11 @@ TINY_DATA = {
 }
 
 
-def tiny_config(**model) -> ml_collections.ConfigDict:
-    import importlib.util
-    from pathlib import Path
+CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "lift3d.py"
-    spec = importlib.util.spec_from_file_location("lift3d_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    c = module.get_config()
+
+def tiny_config(**model) -> ml_collections.ConfigDict:
+    c = load_config_file(str(CONFIGS / "lift3d.py"))
     c.num_seeds = 1
     c.progress = False
     c.data.synthetic = ml_collections.ConfigDict(TINY_DATA)
@@ -156,14 +154,7 @@ def test_limited_data_sweep_writes_table_and_plot(tmp_path):
     "name", ["lift3d", "lift3d_compare", "lift3d_cmu", "lift3d_limited", "lift3d_h36m", "lift3d_humaneva"]
 )
 def test_config_files_load(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "experiments" / "configs" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = load_config_file(str(CONFIGS / f"{name}.py"))
     assert config.model.kind in ("chiral", "baseline", "both")
     lifting.variants(config.model, config.train.augment)  # valid model settings
     for entry in config.sweep:

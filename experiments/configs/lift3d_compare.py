@@ -10,20 +10,11 @@ Runtime:  ~20 min on the 2-core CPU machine (18 runs of 12 epochs).
 Result:   README "Lifting results" (synthetic), copied from WORKDIR/results.md.
 """
 
-import importlib.util
-import os
-
-
-def _base():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lift3d.py")
-    spec = importlib.util.spec_from_file_location("lift3d_base_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+from chiral_jax.tasks.configs import load_sibling_config
 
 
 def get_config():
-    c = _base()
+    c = load_sibling_config(__file__, "lift3d.py")
     c.model.hidden_specs = ("plain", "negated")
     c.model.baseline_without_augment = True
     return c

@@ -9,20 +9,11 @@ Runtime:  not measured here (Human3.6M is not on this machine); a GPU is needed 
 Result:   WORKDIR/results.md. Published reference (VideoPose3D, CPN, 243 frames): 46.8 mm MPJPE.
 """
 
-import importlib.util
-import os
-
-
-def _load(name):
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    spec = importlib.util.spec_from_file_location(name[:-3] + "_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+from chiral_jax.tasks.configs import load_sibling_config
 
 
 def get_config():
-    c = _load("lift3d.py")
+    c = load_sibling_config(__file__, "lift3d.py")
     c.data.name = "h36m"
     c.data.keypoints = "cpn_ft_h36m_dbb"
     c.data.subjects_train = ("S1", "S5", "S6", "S7", "S8")

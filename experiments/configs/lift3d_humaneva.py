@@ -8,20 +8,11 @@ Runtime:  not measured here (HumanEva-I is not on this machine).
 Result:   WORKDIR/results.md (P-MPJPE column and per-action rows).
 """
 
-import importlib.util
-import os
-
-
-def _load(name):
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    spec = importlib.util.spec_from_file_location(name[:-3] + "_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+from chiral_jax.tasks.configs import load_sibling_config
 
 
 def get_config():
-    c = _load("lift3d.py")
+    c = load_sibling_config(__file__, "lift3d.py")
     c.data.name = "humaneva"
     c.data.keypoints = "gt"
     c.data.subjects_train = ("Train/S1", "Train/S2", "Train/S3")

@@ -11,20 +11,11 @@ The same sweep runs on the built-in synthetic set (subjects S1..S6 train, S7, S8
 ``--config.data.name=synthetic --config.data.manual_dir=''``; see the README for a measured run.
 """
 
-import importlib.util
-import os
-
-
-def _load(name):
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
-    spec = importlib.util.spec_from_file_location(name[:-3] + "_config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+from chiral_jax.tasks.configs import load_sibling_config
 
 
 def get_config():
-    c = _load("lift3d.py")
+    c = load_sibling_config(__file__, "lift3d.py")
     c.data.name = "h36m"
     c.data.keypoints = "cpn_ft_h36m_dbb"
     c.data.subjects_test = ("S9", "S11")
