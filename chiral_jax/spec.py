@@ -199,6 +199,16 @@ class ChiralSpec:
             raise ValueError(f"ChiralSpec.invariant: channels must be a positive int, got {channels!r}")
         return cls(left=(), right=(), center=tuple(range(channels)), dim=1, negated=())
 
+    def unsigned(self) -> ChiralSpec:
+        """The same joint permutation without signs (nothing negated).
+
+        The representation of recurrent gates: any elementwise function (``sigmoid``) commutes with
+        a pure permutation, and a gate multiplies a state of ``self`` elementwise into ``self``.
+        """
+        if not self.negated:
+            return self
+        return ChiralSpec(self.left, self.right, self.center, self.dim, negated=())
+
     # ----------------------------------------------------------------- basic facts
 
     @property

@@ -4,12 +4,18 @@ from chiral_jax.nn.conv import ChiralConv1d
 from chiral_jax.nn.elementwise import ChiralActivation, ChiralDropout
 from chiral_jax.nn.linear import ChiralInvariant, ChiralLinear
 from chiral_jax.nn.norm import ChiralBatchNorm
+from chiral_jax.nn.recurrent import ChiralGRU, ChiralGRUCell, ChiralLSTM, ChiralLSTMCell, unsigned
 
 __all__ = [
     "ChiralActivation",
     "ChiralBatchNorm",
     "ChiralConv1d",
     "ChiralDropout",
+    "ChiralGRU",
+    "ChiralGRUCell",
     "ChiralInvariant",
+    "ChiralLSTM",
+    "ChiralLSTMCell",
     "ChiralLinear",
+    "unsigned",
 ]
