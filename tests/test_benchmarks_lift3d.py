@@ -1,0 +1,46 @@
+"""Smoke test of ``benchmarks/lift3d_throughput.py`` at ``--quick`` size (seconds; the numbers are not
+checked against the targets: a width-32 net is dominated by dispatch and elementwise work)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "lift3d_throughput.py"
+VARIANTS = {"train_chiral", "train_baseline", "infer_chiral", "infer_baseline", "infer_baseline_tta"}
+
+
+def _load_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("chiral_benchmarks_lift3d_throughput", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lift3d_throughput_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = _load_script()
+    out = tmp_path / "lift3d.json"
+    rows = bench.main(["--quick", "--repeats", "1", "--json", str(out)])
+    assert len(rows) == 1
+    r = rows[0]
+    assert set(r["frames_per_s"]) == VARIANTS
+    assert all(v > 0 for v in r["frames_per_s"].values()), r["frames_per_s"]
+    assert all(len(ts) == 1 for ts in r["times_s"].values())
+    assert all(v > 0 for v in r["ratios"].values()), r["ratios"]
+    # The chiral net has about half the baseline's parameters (exactly half for the hidden layers).
+    assert 0.4 < r["param_ratio"] < 0.6, r["params"]
+    # TTA runs the baseline twice: about twice its FLOPs.
+    assert 1.8 < r["flops"]["infer_baseline_tta"] / r["flops"]["infer_baseline"] < 2.2, r["flops"]
+    for name in VARIANTS:
+        mem = r["memory"][name]
+        if mem:  # memory_analysis() is backend dependent
+            assert mem["footprint"] > 0, (name, mem)
+    saved = json.loads(out.read_text())
+    assert saved["rows"][0]["frames_per_s"] == r["frames_per_s"]
+    printed = capsys.readouterr().out
+    assert "| model |" in printed and "Targets:" in printed
