@@ -290,7 +290,8 @@ def batch_norm_statistics(
         axes = tuple(range(h.even.ndim - 1))
     axes = tuple(axes)
     mean_even = jnp.mean(h.even, axis=axes)
-    var_even = jnp.mean(jnp.square(h.even - jnp.mean(h.even, axis=axes, keepdims=True)), axis=axes)
+    # One pass over the data (as Flax does): E[x^2] - E[x]^2, clipped at 0 against rounding.
+    var_even = jnp.maximum(jnp.mean(jnp.square(h.even), axis=axes) - jnp.square(mean_even), 0.0)
     var_odd = jnp.mean(jnp.square(h.odd), axis=axes)  # the augmented batch's odd mean is 0
     p = spec.num_pairs
     # A pair's augmented variance averages its two channels; in the orthonormal basis that is
@@ -332,7 +333,13 @@ def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool 
     """Inverted dropout on every channel (or even/odd coordinate); identity when deterministic.
 
     Masks are independent per coordinate (the paper found tied masks over-fit): equivariance holds
-    in distribution while training and exactly at evaluation.
+    in distribution while training and exactly at evaluation (and exactly for one key on
+    :class:`EvenOdd` features, whose mirror only flips signs).
+
+    A coordinate is kept when an 8-bit random draw is at least ``round(256 * rate)``: four draws
+    per 32-bit random word, about 2.5x cheaper than ``jax.random.bernoulli`` on CPU, where mask
+    generation is a sizeable part of a training step. The rate is rounded to a multiple of 1/256
+    (0.25 is exact) and outputs are scaled by the exact keep probability.
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
@@ -340,11 +347,12 @@ def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool 
         return x
     if key is None:
         raise ValueError("dropout: a PRNG key is needed when not deterministic")
+    threshold = min(max(round(256 * rate), 1), 255)
+    scale = 256.0 / (256 - threshold)
     leaves, treedef = jax.tree_util.tree_flatten(x)
     keys = jax.random.split(key, len(leaves))
-    keep = 1.0 - rate
     out = [
-        jnp.where(jax.random.bernoulli(k, keep, leaf.shape), leaf / keep, 0).astype(leaf.dtype)
+        jnp.where(jax.random.bits(k, leaf.shape, jnp.uint8) >= threshold, leaf * scale, 0).astype(leaf.dtype)
         for k, leaf in zip(keys, leaves, strict=True)
     ]
     return jax.tree_util.tree_unflatten(treedef, out)

@@ -134,6 +134,11 @@ def test_dropout():
     np.testing.assert_allclose(np.asarray(y)[kept], 1 / 0.75)
     eo = F.dropout(EvenOdd(x, x), 0.25, jax.random.key(0))
     assert not np.array_equal(eo.even != 0, eo.odd != 0)  # independent masks per half
+    # Any rate: the kept fraction is the rate rounded to 1/256, and the output is unbiased.
+    big = jnp.ones((20000, 8), jnp.float32)
+    z = np.asarray(F.dropout(big, 0.1, jax.random.key(1)))
+    assert abs((z != 0).mean() - (1 - 26 / 256)) < 0.005
+    assert abs(z.mean() - 1.0) < 0.01
     with pytest.raises(ValueError, match="PRNG key"):
         F.dropout(x, 0.5, None)
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
