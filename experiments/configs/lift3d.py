@@ -1,8 +1,10 @@
 """Default lifting config: the built-in synthetic set, chiral vs baseline, a 27-frame net.
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d
-Runtime:  see the README's results table (measured on the 2-core CPU machine).
-Result:   written to WORKDIR/results.md; the figures in the README come from this command.
+Runtime:  7 min 8 s on the 2-core CPU machine (x86_64 AMD EPYC, jax 0.10.2): 9 runs of 24 epochs.
+Result:   test MPJPE over 3 seeds (mm): chiral width 128 33.6 +- 0.2, chiral width 182 (the
+          baseline's parameters) 29.5 +- 1.5, baseline with mirror augmentation 35.8 +- 1.9, the
+          same with test-time flip averaging 32.8 +- 0.4 (WORKDIR/results.md; README).
 """
 
 import ml_collections
@@ -38,7 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.baseline_without_augment = False
 
     c.train = ml_collections.ConfigDict()
-    c.train.epochs = 12
+    c.train.epochs = 24
     c.train.batch_size = 256
     c.train.lr = 1e-3
     c.train.lr_decay = 0.95
