@@ -2,8 +2,10 @@
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d_cmu --config experiments/configs/lift3d_cmu.py \
               --config.data.manual_dir ../shared/data/cmu_mocap
-Runtime:  ~20 min on the 2-core CPU machine (18 runs of 12 epochs).
-Result:   README "Lifting results" (CMU mocap), copied from WORKDIR/results.md.
+Runtime:  15 min 56 s on the 2-core CPU machine (18 runs of 40 epochs).
+Result:   test MPJPE (mm, 3 seeds): chiral ReLU 101.9 +- 2.6 (width 128) / 101.5 +- 1.0 (182);
+          chiral tanh 121.5 +- 9.0 / 121.6 +- 5.2; baseline with augmentation 109.8 +- 6.9
+          (103.2 +- 4.4 with flip averaging), without 117.2 +- 6.0 (103.9 +- 5.1). README table.
 """
 
 from chiral_jax.tasks.configs import load_sibling_config
