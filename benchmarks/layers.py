@@ -34,8 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -47,6 +45,7 @@ import jax.numpy as jnp
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, to_even_odd
+from chiral_jax.benchmarking import machine_info, xla_flops
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
 
@@ -169,14 +168,6 @@ def make_variants(case: Case, batch: int, key: jax.Array) -> dict[str, Variant]:
 # ---------------------------------------------------------------------------------- measuring
 
 
-def xla_flops(compiled: Any) -> float:
-    """``flops`` from a compiled executable's cost analysis (a dict, or a list of dicts in older JAX)."""
-    cost = compiled.cost_analysis()
-    if isinstance(cost, list | tuple):
-        cost = cost[0] if cost else {}
-    return float((cost or {}).get("flops", float("nan")))
-
-
 def _timed_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> float:
     t0 = time.perf_counter()
     jax.block_until_ready(fn(*args))
@@ -243,26 +234,6 @@ def measure_case(case: Case, batch: int, repeats: int, key: jax.Array) -> dict[s
 
 
 # ---------------------------------------------------------------------------------- report
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-        if model:
-            cpu = f"{cpu} ({model})"
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "device_kind": jax.devices()[0].device_kind,
-        "platform": jax.devices()[0].platform,
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-    }
 
 
 def _mark(ok: bool) -> str:

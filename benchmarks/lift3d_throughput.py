@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -52,7 +51,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import jax
@@ -61,6 +59,7 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons
+from chiral_jax.benchmarking import machine_info, xla_flops
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
 from chiral_jax.tasks import lifting
 from chiral_jax.train import Trainer, amsgrad_torch, shard_batch
@@ -73,24 +72,6 @@ MOMENTUM = 0.9  # batch-norm momentum passed to Trainer.step (a traced value: no
 
 
 # ---------------------------------------------------------------------------------- shared helpers
-
-
-def _load_layers_benchmark() -> Any:
-    """``benchmarks/layers.py`` (no side effects on import; ``benchmarks`` is not a package), for its
-    machine description and FLOP reader."""
-    name = "chiral_benchmarks_layers"  # the name tests/test_benchmarks.py loads it under
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().with_name("layers.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up here
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_layers = _load_layers_benchmark()
-machine_info = _layers.machine_info
-xla_flops = _layers.xla_flops
 
 
 MEMORY_FIELDS = (

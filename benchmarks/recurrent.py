@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -39,6 +37,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from chiral_jax import nn
+from chiral_jax.benchmarking import machine_info
 from chiral_jax.models import pose_velocity_spec
 from chiral_jax.skeletons import PENN_ACTION
 from chiral_jax.spec import ChiralSpec
@@ -102,27 +101,6 @@ def measure(batch: int, steps: int, hidden: int, repeats: int) -> dict[str, Any]
         "median_ms": {n: 1e3 * statistics.median(ts) for n, ts in times.items()},
         "ratio_vs_flax": {n: ratio(n, "flax") for n in VARIANTS},
         "ratio_vs_dense_ours": {n: ratio(n, "dense_ours") for n in VARIANTS},
-    }
-
-
-def machine_info() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-        if model:
-            cpu = f"{cpu} ({model})"
-    except OSError:
-        pass
-    dev = jax.devices()[0]
-    return {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "platform": dev.platform,
-        "device_kind": dev.device_kind,
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
 
 

@@ -17,14 +17,8 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons, testing
+from chiral_jax.benchmarking import xla_flops
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
-
-
-def flops(fn, x) -> float:
-    """XLA's FLOP count for ``fn(x)`` (compiled cost analysis)."""
-    cost = jax.jit(fn).lower(x).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list | tuple) else cost
-    return float(cost["flops"])
 
 
 def num_params(module: nnx.Module) -> int:
@@ -57,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict:
         fn = testing.as_function(model)
         rows[name] = {
             "params": num_params(model),
-            "flops_forward": flops(fn, x),
+            "flops_forward": xla_flops(jax.jit(fn).lower(x).compile()),
             "max_equivariance_violation": testing.max_violation(jax.jit(fn), x, in_spec, out_spec),
         }
     print(f"VideoPose3D lifter, {frames}-frame receptive field, width {args.channels}, batch {args.batch}")
