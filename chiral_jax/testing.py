@@ -397,7 +397,7 @@ def check_case(
         raise ValueError(f"unknown transform {transform!r}")
 
 
-def random_spec_pairs() -> dict[str, tuple[ChiralSpec, ChiralSpec]]:
+def _spec_pairs() -> dict[str, tuple[ChiralSpec, ChiralSpec]]:
     """The spec pairs every battery case runs on: skeletons and edge cases (see tests)."""
     from chiral_jax import skeletons as sk
 
@@ -424,11 +424,7 @@ def random_spec_pairs() -> dict[str, tuple[ChiralSpec, ChiralSpec]]:
     }
 
 
-SPEC_PAIRS: dict[str, tuple[ChiralSpec, ChiralSpec]] = random_spec_pairs()
-
-
-def spec_pair_ids() -> list[str]:
-    return list(SPEC_PAIRS)
+SPEC_PAIRS: dict[str, tuple[ChiralSpec, ChiralSpec]] = _spec_pairs()
 
 
 def max_violation(fn: Callable[[Any], Any], x: Any, in_spec: ChiralSpec, out_spec: ChiralSpec) -> float:

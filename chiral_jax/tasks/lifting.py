@@ -25,7 +25,18 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import metrics, skeletons
-from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_fraction, by_subjects
+from chiral_jax.data import (
+    MirrorAugment,
+    PoseSequence,
+    PoseWindows,
+    by_actions,
+    by_fraction,
+    by_subjects,
+    load_cmu_mocap,
+    load_h36m_npz,
+    load_humaneva_npz,
+    load_synthetic,
+)
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.train import Trainer, amsgrad_torch, exponential_decay_per_step
@@ -60,25 +71,21 @@ def load_data(
     ``subjects_train`` / ``subjects_test`` (empty: the dataset's standard split),
     ``train_fraction`` (of each training take's frames, deterministic), ``actions`` (optional).
     """
-    from chiral_jax import data as pose_data
-
     name = data.name
     if name == "synthetic":
-        splits = pose_data.load_synthetic(**dict(data.get("synthetic", {})))
+        splits = load_synthetic(**dict(data.get("synthetic", {})))
     elif name == "cmu_mocap":
-        splits = pose_data.load_cmu_mocap(_manual_dir(data, "the CMU subject folders (02/, 03/)"))
+        splits = load_cmu_mocap(_manual_dir(data, "the CMU subject folders (02/, 03/)"))
     elif name == "h36m":
-        splits = pose_data.load_h36m_npz(_manual_dir(data, "data_3d_h36m.npz"), data.keypoints)
+        splits = load_h36m_npz(_manual_dir(data, "data_3d_h36m.npz"), data.keypoints)
     elif name == "humaneva":
-        splits = pose_data.load_humaneva_npz(_manual_dir(data, "data_3d_humaneva15.npz"), data.keypoints)
+        splits = load_humaneva_npz(_manual_dir(data, "data_3d_humaneva15.npz"), data.keypoints)
     else:
         raise ValueError(f"data.name must be synthetic, cmu_mocap, h36m or humaneva, got {name!r}")
     every = splits["train"] + splits["test"]
     train = by_subjects(every, data.subjects_train) if data.subjects_train else splits["train"]
     test = by_subjects(every, data.subjects_test) if data.subjects_test else splits["test"]
     if data.get("actions"):
-        from chiral_jax.data import by_actions
-
         train, test = by_actions(train, data.actions), by_actions(test, data.actions)
     if data.train_fraction < 1.0:
         train = by_fraction(train, data.train_fraction, seed=0)
