@@ -18,9 +18,10 @@ What is measured, per layer (VideoPose3D shapes, a batch of ``--batch`` windows,
 
 Timings are medians over ``--repeats`` calls after a warm-up call; the variants are interleaved
 (each repeat runs every variant once, in a rotating order) so machine noise hits them alike, and
-time ratios are the median of the per-repeat ratios (robust to load changes between repeats). FLOPs
-come from XLA's cost analysis of the compiled step (``jit(f).lower(...).compile().cost_analysis()``).
-Targets (ARCHITECTURE.md section 2): FLOPs <= 0.55x dense, time <= 0.6x the fastest dense.
+time ratios are the median of the per-repeat ratios (robust to load changes between repeats; the
+loop is :func:`chiral_jax.benchmarking.time_interleaved`). FLOPs come from XLA's cost analysis of
+the compiled step (``jit(f).lower(...).compile().cost_analysis()``).
+Targets (docs/design.md section 5): FLOPs <= 0.55x dense, time <= 0.6x the fastest dense.
 
 Run::
 
@@ -33,8 +34,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +46,7 @@ import jax.numpy as jnp
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, to_even_odd
-from chiral_jax.benchmarking import machine_info, xla_flops
+from chiral_jax.benchmarking import machine_info, time_interleaved, xla_flops
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
 
@@ -168,36 +169,19 @@ def make_variants(case: Case, batch: int, key: jax.Array) -> dict[str, Variant]:
 # ---------------------------------------------------------------------------------- measuring
 
 
-def _timed_call(fn: Callable[..., Any], args: tuple[Any, ...]) -> float:
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t0
-
-
 def measure_case(case: Case, batch: int, repeats: int, key: jax.Array) -> dict[str, Any]:
     """Compiles every variant, then times them interleaved; returns the raw numbers of one row."""
     variants = make_variants(case, batch, key)
-    compiled: dict[str, Any] = {}
+    calls: dict[str, Callable[[], Any]] = {}
     flops: dict[str, float] = {}
     for name, (fn, args) in variants.items():
-        compiled[name] = jax.jit(fn).lower(*args).compile()
-        flops[name] = xla_flops(compiled[name])
-    names = list(variants)
-    for name in names:  # warm-up
-        _timed_call(compiled[name], variants[name][1])
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            times[name].append(_timed_call(compiled[name], variants[name][1]))
-    median_ms = {name: 1e3 * statistics.median(ts) for name, ts in times.items()}
-    dense_names = [n for n in names if n.startswith("dense")]
-    fastest = min(dense_names, key=lambda n: median_ms[n])
-
-    def ratio(name: str) -> float:
-        # Median of per-repeat ratios: the calls of one repeat run back to back, so a load change on
-        # the machine between repeats (a shared CPU) moves numerator and denominator together.
-        return statistics.median(c / d for c, d in zip(times[name], times[fastest], strict=True))
+        compiled = jax.jit(fn).lower(*args).compile()
+        flops[name] = xla_flops(compiled)
+        calls[name] = functools.partial(compiled, *args)
+    timings = time_interleaved(calls, repeats=repeats)
+    times = timings.wall
+    median_ms = {name: 1e3 * s for name, s in timings.medians().items()}
+    fastest = min((n for n in calls if n.startswith("dense")), key=lambda n: median_ms[n])
 
     k = case.kernel_size
     if case.kind == "linear":
@@ -226,8 +210,8 @@ def measure_case(case: Case, batch: int, repeats: int, key: jax.Array) -> dict[s
         "times_s": times,
         "median_ms": median_ms,
         "fastest_dense": fastest,
-        "time_ratio_arrays": ratio("chiral_arrays"),
-        "time_ratio_even_odd": ratio("chiral_even_odd"),
+        "time_ratio_arrays": timings.time_ratio("chiral_arrays", fastest),
+        "time_ratio_even_odd": timings.time_ratio("chiral_even_odd", fastest),
         "ratio_of_medians_arrays": median_ms["chiral_arrays"] / median_ms[fastest],
         "ratio_of_medians_even_odd": median_ms["chiral_even_odd"] / median_ms[fastest],
     }

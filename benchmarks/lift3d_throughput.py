@@ -4,17 +4,18 @@ What is measured, per row (hidden width W, filter widths, receptive field R = pr
 H36M skeleton: 17 joints, 34 input / 51 output channels; float32):
 
 * **training**: :class:`chiral_jax.train.Trainer` steps, exactly what ``experiments/lift3d.py``
-  runs: the jitted step over the split ``(model, optimizer)`` state (``nnx.merge`` inside the jit,
-  train mode: dropout 0.25 and batch norm active), ``nnx.value_and_grad`` of the MPJPE loss of
-  :mod:`chiral_jax.tasks.lifting`, the AMSGrad update (``amsgrad_torch(1e-3)``), host batch of
-  ``--batch`` windows ``(batch, R, 34)`` put on the device every step. Strided net: one output
-  frame per window, so training frames/s = batch / step time.
+  runs: the nets of :func:`chiral_jax.tasks.lifting.make_model`, the jitted step over the split
+  ``(model, optimizer)`` state (``nnx.merge`` inside the jit, train mode: dropout 0.25 and batch
+  norm active), ``nnx.value_and_grad`` of :func:`chiral_jax.tasks.lifting.mpjpe_loss`, the AMSGrad
+  update (``amsgrad_torch(1e-3)``), host batch of ``--batch`` windows ``(batch, R, 34)`` put on
+  the device every step. Strided net: one output frame per window, so training frames/s = batch /
+  step time.
 * **inference**: the dilated net in eval mode on ``(--infer_batch, --chunk + R - 1, 34)`` chunks,
   as :func:`chiral_jax.tasks.lifting.predict` feeds it (16 chunks of 64 frames by default): the
   chiral net once, the baseline once, and the baseline with test-time flip averaging (TTA)
-  ``0.5 * (y + T_out F(T_in x))`` as :func:`chiral_jax.tasks.lifting.evaluate` does it (two
-  passes). The input is already on the device. Inference frames/s = infer_batch * chunk / call
-  time.
+  ``0.5 * (y + T_out F(T_in x))``, each through :func:`chiral_jax.tasks.lifting.dilated_apply` as
+  :func:`chiral_jax.tasks.lifting.evaluate` runs it (TTA: two passes). The input is already on the
+  device. Inference frames/s = infer_batch * chunk / call time.
 * **memory**: XLA's buffer assignment of each compiled program
   (``jit(f).lower(...).compile().memory_analysis()``): arguments + outputs - aliased (donated)
   + temporaries. On CPU that is the program's device memory footprint as XLA plans it (an upper
@@ -25,9 +26,9 @@ H36M skeleton: 17 joints, 34 input / 51 output channels; float32):
 
 Timings are medians over ``--repeats`` calls after a warm-up call; the variants are interleaved
 (each repeat runs the two training steps back to back, then the three inference calls, each group
-in a rotating order) so machine noise hits the variants a ratio compares alike, and speedups are
-the median of per-repeat ratios, as in ``benchmarks/layers.py``. The speedups from process CPU time
-(all threads) are printed beside them as a cross-check on a shared machine.
+in a rotating order: :func:`chiral_jax.benchmarking.time_interleaved`) so machine noise hits the
+variants a ratio compares alike, and speedups are the median of per-repeat ratios. The speedups
+from process CPU time (all threads) are printed beside them as a cross-check on a shared machine.
 Targets (the lifting issue): training chiral >= 1.3x baseline frames/s at the same width;
 inference chiral single pass >= 1.8x baseline + TTA.
 
@@ -46,7 +47,6 @@ import dataclasses
 import json
 import math
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -59,10 +59,10 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import machine_info, xla_flops
-from chiral_jax.models import ChiralTemporalModel, TemporalModel
+from chiral_jax.benchmarking import Timings, machine_info, time_interleaved, xla_flops
 from chiral_jax.tasks import lifting
-from chiral_jax.train import Trainer, amsgrad_torch, shard_batch
+from chiral_jax.tasks.runner import num_params
+from chiral_jax.train import Trainer, amsgrad_torch
 
 TRAIN_TARGET = 1.3  # chiral / baseline training frames/s, same width
 INFER_TARGET = 1.8  # chiral single pass / baseline + TTA inference frames/s
@@ -104,10 +104,6 @@ def memory_stats(compiled: Any) -> dict[str, int]:
     return out
 
 
-def num_params(model: nnx.Module) -> int:
-    return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
-
-
 # ---------------------------------------------------------------------------------- rows
 
 
@@ -140,13 +136,9 @@ def make_rows(args: argparse.Namespace) -> list[Row]:
 
 
 def make_model(kind: str, row: Row, seed: int) -> nnx.Module:
-    """The chiral or baseline lifter of a row (the same constructor arguments as the experiment)."""
-    rngs = nnx.Rngs(seed)
-    kw = dict(filter_widths=row.filter_widths, channels=row.channels, dropout=DROPOUT, rngs=rngs)
-    if kind == "baseline":
-        j = SKELETON.num_joints
-        return TemporalModel(2 * j, 3 * j, activation="relu", **kw)
-    return ChiralTemporalModel(SKELETON.spec(2), SKELETON.spec(3), activation="relu", **kw)
+    """The chiral or baseline strided training net of a row, built as the lifting task builds it."""
+    variant = lifting.Variant(f"{kind}_w{row.channels}", kind, row.channels)
+    return lifting.make_model(variant, SKELETON, filter_widths=row.filter_widths, dropout=DROPOUT, seed=seed)
 
 
 # ---------------------------------------------------------------------------------- variants
@@ -163,13 +155,14 @@ class Variant:
 
 
 class TrainVariant:
-    """A :class:`Trainer` of one model: ``run()`` is one ``trainer.step(host_batch)``."""
+    """A :class:`Trainer` of one model, as the lifting task sets it up (its MPJPE loss): ``run()`` is
+    one ``trainer.step(host_batch)``."""
 
     def __init__(self, model: nnx.Module, batch: dict[str, np.ndarray], workdir: str):
         self.trainer = Trainer(
             model,
             amsgrad_torch(1e-3),
-            lifting._loss_fn(SKELETON.num_joints),
+            lifting.mpjpe_loss(SKELETON.num_joints),
             workdir=workdir,
             bn_momentum=None,
             progress=False,
@@ -177,38 +170,18 @@ class TrainVariant:
         self.batch = batch
 
     def compiled(self) -> Any:
-        # The trainer's own jitted step, lowered on the arguments Trainer.step passes.
-        t = self.trainer
-        args = (t.state, shard_batch(self.batch, t.mesh), jnp.asarray(MOMENTUM, jnp.float32))
-        return t._step.lower(*args).compile()
+        return self.trainer.compile_step(self.batch, MOMENTUM)
 
     def run(self) -> Any:
         metrics = self.trainer.step(self.batch, MOMENTUM)
         return metrics, self.trainer.state
 
 
-def make_apply(model: nnx.Module, tta: bool) -> tuple[Callable[[Any, jax.Array], jax.Array], Any]:
-    """``(state, x) -> y`` of the dilated eval-mode net, as ``lifting.evaluate`` builds it (there the
-    state is closed over; here it is an argument, so the memory analysis counts it)."""
-    model.eval()
-    graphdef, state = nnx.split(model)
-    spec_in, spec_out = SKELETON.spec(2), SKELETON.spec(3)
-
-    def apply(state: Any, x: jax.Array) -> jax.Array:
-        net = nnx.merge(graphdef, state, copy=True)
-        y = net(x, strided=False)
-        if tta:
-            y = 0.5 * (y + spec_out.transform(net(spec_in.transform(x), strided=False)))
-        return y
-
-    return apply, state
-
-
 def make_variants(
     row: Row, batch: int, infer_batch: int, chunk: int, seed: int, workdir: str
-) -> tuple[dict[str, Variant], dict[str, int]]:
+) -> tuple[dict[str, Variant], dict[str, int], list[Trainer]]:
     """The five timed calls of a row: ``train_chiral``, ``train_baseline``, ``infer_chiral``,
-    ``infer_baseline``, ``infer_baseline_tta``; and the parameter counts."""
+    ``infer_baseline``, ``infer_baseline_tta``; the parameter counts; the two trainers (to close)."""
     rng = np.random.default_rng(seed)
     r, j = row.receptive_field, SKELETON.num_joints
     train_batch = {
@@ -219,6 +192,7 @@ def make_variants(
     variants: dict[str, Variant] = {}
     params: dict[str, int] = {}
     eval_models: dict[str, nnx.Module] = {}
+    trainers: list[Trainer] = []
     for kind in ("chiral", "baseline"):
         model = make_model(kind, row, seed)
         params[kind] = num_params(model)
@@ -227,30 +201,26 @@ def make_variants(
         graphdef, state = nnx.split(model)
         eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
         tv = TrainVariant(model, train_batch, os.path.join(workdir, f"{row.channels}_{r}_{kind}"))
+        trainers.append(tv.trainer)
         variants[f"train_{kind}"] = Variant(tv.run, batch, tv.compiled())
     for name, kind, tta in (
         ("infer_chiral", "chiral", False),
         ("infer_baseline", "baseline", False),
         ("infer_baseline_tta", "baseline", True),
     ):
-        apply, state = make_apply(eval_models[kind], tta)
+        # As lifting.evaluate applies it (there the state is closed over; here it is an argument, so
+        # the memory analysis counts it).
+        apply, state = lifting.dilated_apply(eval_models[kind], SKELETON, flip_average=tta)
         jitted = jax.jit(apply)
 
         def run(jitted: Callable[..., Any] = jitted, state: Any = state) -> Any:
             return jitted(state, x_eval)
 
         variants[name] = Variant(run, infer_batch * chunk, jitted.lower(state, x_eval).compile())
-    return variants, params
+    return variants, params, trainers
 
 
 # ---------------------------------------------------------------------------------- measuring
-
-
-def _timed(run: Callable[[], Any]) -> tuple[float, float]:
-    """Wall-clock and process CPU seconds (all threads) of one call."""
-    c0, t0 = time.process_time(), time.perf_counter()
-    jax.block_until_ready(run())
-    return time.perf_counter() - t0, time.process_time() - c0
 
 
 GROUPS = (("train_chiral", "train_baseline"), ("infer_chiral", "infer_baseline", "infer_baseline_tta"))
@@ -267,32 +237,22 @@ def measure_row(
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     batch = row.batch or batch
-    variants, params = make_variants(row, batch, infer_batch, chunk, seed, workdir)
+    variants, params, trainers = make_variants(row, batch, infer_batch, chunk, seed, workdir)
     setup_s = time.perf_counter() - t0
-    names = list(variants)
-    for name in names:  # warm-up (the trainers compile their step here)
-        _timed(variants[name].run)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    cpu_times: dict[str, list[float]] = {name: [] for name in names}
-    for i in range(repeats):
-        # Each group's calls run back to back, in a rotating order, so that the calls a ratio compares
-        # are as close in time as possible.
-        for group in GROUPS:
-            shift = i % len(group)
-            for name in group[shift:] + group[:shift]:
-                wall, cpu = _timed(variants[name].run)
-                times[name].append(wall)
-                cpu_times[name].append(cpu)
-    median_s = {n: statistics.median(ts) for n, ts in times.items()}
-    fps = {n: variants[n].frames / median_s[n] for n in names}
+    # The warm-up calls compile the trainers' steps. Each group's calls run back to back, in a
+    # rotating order, so that the calls a ratio compares are as close in time as possible.
+    try:
+        timings = time_interleaved({n: v.run for n, v in variants.items()}, repeats=repeats, groups=GROUPS)
+    finally:
+        for trainer in trainers:
+            trainer.close()
+    median_s = timings.medians()
+    fps = {n: variants[n].frames / median_s[n] for n in variants}
 
     # Median of per-repeat ratios: the calls of one repeat run back to back, so a load change on the
     # machine between repeats moves numerator and denominator together.
-    def ratios(ts: dict[str, list[float]]) -> dict[str, float]:
-        return {
-            key: statistics.median(d / c for c, d in zip(ts[num], ts[den], strict=True))
-            for key, (num, den) in RATIOS.items()
-        }
+    def ratios(t: Timings, cpu: bool) -> dict[str, float]:
+        return {key: t.ratio(num, den, cpu=cpu) for key, (num, den) in RATIOS.items()}
 
     memory = {n: memory_stats(v.compiled) for n, v in variants.items()}
     flops = {n: xla_flops(v.compiled) for n, v in variants.items()}
@@ -306,14 +266,14 @@ def measure_row(
         "chunk": chunk,
         "params": params,
         "param_ratio": params["chiral"] / params["baseline"],
-        "times_s": times,
+        "times_s": timings.wall,
         "median_ms": {n: 1e3 * s for n, s in median_s.items()},
         "frames_per_s": fps,
-        "ratios": ratios(times),
+        "ratios": ratios(timings, cpu=False),
         # The same from process CPU time (every thread): insensitive to time slicing on a shared
         # machine, but it counts the thread pool's spinning; a cross-check, not the headline.
-        "cpu_times_s": cpu_times,
-        "cpu_time_ratios": ratios(cpu_times),
+        "cpu_times_s": timings.cpu,
+        "cpu_time_ratios": ratios(timings, cpu=True),
         "ratio_of_medians": {key: median_s[den] / median_s[num] for key, (num, den) in RATIOS.items()},
         "flops": flops,
         "flop_ratio_train": flops["train_chiral"] / flops["train_baseline"],

@@ -13,7 +13,8 @@ input is the forecaster's pose+velocity frame, Penn Action 2 x 13 joints x 2 = 5
 
 Each step function is a jitted ``jax.value_and_grad`` of ``sum(outputs ** 2)`` with respect to the
 parameters and the input. Timings: median over ``--repeats`` interleaved calls after a warm-up
-(each repeat runs every variant once, in a rotating order); ratios are medians of per-repeat ratios.
+(each repeat runs every variant once, in a rotating order; the loop is
+:func:`chiral_jax.benchmarking.time_interleaved`); ratios are medians of per-repeat ratios.
 
 Run::
 
@@ -25,8 +26,8 @@ Run::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +38,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from chiral_jax import nn
-from chiral_jax.benchmarking import machine_info
+from chiral_jax.benchmarking import machine_info, time_interleaved
 from chiral_jax.models import pose_velocity_spec
 from chiral_jax.skeletons import PENN_ACTION
 from chiral_jax.spec import ChiralSpec
@@ -70,37 +71,23 @@ def make_step(name: str, hidden: int) -> tuple[Callable[..., Any], Any, int]:
     return jax.jit(jax.value_and_grad(loss, argnums=(0, 1))), params, count
 
 
-def _timed(fn: Callable[..., Any], *args: Any) -> float:
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    return time.perf_counter() - t0
-
-
 def measure(batch: int, steps: int, hidden: int, repeats: int) -> dict[str, Any]:
     x = jax.random.normal(jax.random.key(0), (batch, steps, 52), DTYPE)
-    fns, params, counts = {}, {}, {}
+    calls, counts = {}, {}
     for name in VARIANTS:
-        fns[name], params[name], counts[name] = make_step(name, hidden)
-        _timed(fns[name], params[name], x)  # compile + warm-up
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    for r in range(repeats):
-        order = VARIANTS[r % 3 :] + VARIANTS[: r % 3]
-        for name in order:
-            times[name].append(_timed(fns[name], params[name], x))
-
-    def ratio(a: str, b: str) -> float:
-        return statistics.median(p / q for p, q in zip(times[a], times[b], strict=True))
-
+        fn, params, counts[name] = make_step(name, hidden)
+        calls[name] = functools.partial(fn, params, x)
+    timings = time_interleaved(calls, repeats=repeats)  # the warm-up call compiles
     return {
         "batch": batch,
         "steps": steps,
         "hidden": hidden,
         "repeats": repeats,
         "params": counts,
-        "times_s": times,
-        "median_ms": {n: 1e3 * statistics.median(ts) for n, ts in times.items()},
-        "ratio_vs_flax": {n: ratio(n, "flax") for n in VARIANTS},
-        "ratio_vs_dense_ours": {n: ratio(n, "dense_ours") for n in VARIANTS},
+        "times_s": timings.wall,
+        "median_ms": {n: 1e3 * s for n, s in timings.medians().items()},
+        "ratio_vs_flax": {n: timings.time_ratio(n, "flax") for n in VARIANTS},
+        "ratio_vs_dense_ours": {n: timings.time_ratio(n, "dense_ours") for n in VARIANTS},
     }
 
 

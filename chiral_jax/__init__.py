@@ -2,25 +2,46 @@
 
 The flow: :mod:`~chiral_jax.spec` (how a mirror acts) -> :mod:`~chiral_jax.tying` (free
 parameters <-> equivariant weights, pure functions) -> :mod:`~chiral_jax.functional` (pure layers,
-fast even/odd path) -> :mod:`~chiral_jax.nn` (Flax NNX modules) -> :mod:`~chiral_jax.models`.
+fast even/odd path) -> :mod:`~chiral_jax.nn` (Flax NNX modules) -> :mod:`~chiral_jax.models` ->
+:mod:`~chiral_jax.tasks` (experiments).
+
+``import chiral_jax`` loads the framework-free core only (JAX, numpy, chex): specs, skeletons,
+tying, the functional layers, the even/odd basis and :func:`assert_equivariant`. The Flax layers,
+models, data pipeline, training and tasks load when first used (``chiral_jax.nn``, or
+``from chiral_jax import nn``).
 """
 
-from chiral_jax import functional, nn, skeletons, testing, tying
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from chiral_jax import basis, functional, skeletons, spec, tying
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
+from chiral_jax.equivariance import assert_equivariant
 from chiral_jax.spec import ChiralSpec
-from chiral_jax.testing import assert_equivariant
 
 __version__ = "0.1.0"
+
+# Subpackages that need Flax, TFDS or grain: imported on first attribute access.
+_LAZY = ("data", "metrics", "models", "nn", "tasks", "testing", "train")
 
 __all__ = [
     "ChiralSpec",
     "EvenOdd",
     "assert_equivariant",
+    "basis",
     "from_even_odd",
     "functional",
-    "nn",
     "skeletons",
-    "testing",
+    "spec",
     "to_even_odd",
     "tying",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"chiral_jax.{name}")
+    raise AttributeError(f"module 'chiral_jax' has no attribute {name!r}")

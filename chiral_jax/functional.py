@@ -14,6 +14,7 @@ Two paths:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -196,7 +197,7 @@ def _conv_time(
         taps = x[..., : t_out * k, :].reshape(*x.shape[:-2], t_out, k * c_in)
     else:
         # im2col: k shifted (strided) slices side by side, then one matmul. XLA:CPU's conv is
-        # pathologically slow for some dilated shapes (ARCHITECTURE.md section 2); this is not.
+        # pathologically slow for some dilated shapes (docs/design.md section 5); this is not.
         stop = (t_out - 1) * strides + 1
         taps = jnp.concatenate(
             [x[..., i * dilation : i * dilation + stop : strides, :] for i in range(k)], axis=-1
@@ -398,18 +399,34 @@ def get_activation(fn: str | Callable[[Array], Array]) -> Callable[[Array], Arra
 
 
 def is_odd_function(fn: Callable[[Array], Array]) -> bool:
-    """Whether ``fn(-x) == -fn(x)`` on a probe grid (float64 numpy, tolerance 1e-6)."""
-    probe = jnp.asarray(_PROBE, jnp.float32)
-    a = np.asarray(fn(probe), np.float64)
-    b = np.asarray(fn(-probe), np.float64)
-    return bool(np.allclose(b, -a, rtol=1e-5, atol=1e-6))
+    """Whether ``fn(-x) == -fn(x)`` on a fixed float32 probe grid (compared in float64, tolerance 1e-6).
+
+    Safe to call inside ``jax.jit`` / ``vmap`` / ``grad``: the probe is evaluated eagerly
+    (``jax.ensure_compile_time_eval``), since a staged-out probe would be a tracer numpy cannot read.
+    """
+    with jax.ensure_compile_time_eval():
+        probe = jnp.asarray(_PROBE, jnp.float32)
+        a, b = fn(probe), fn(-probe)
+    if isinstance(a, jax.core.Tracer) or isinstance(b, jax.core.Tracer):
+        raise ValueError(
+            f"is_odd_function: {fn!r} depends on traced values (it closes over a jit/grad input), so "
+            "its oddness cannot be checked at trace time; check it outside the transformation, or "
+            "pass check=False to activation()"
+        )
+    return bool(np.allclose(np.asarray(b, np.float64), -np.asarray(a, np.float64), rtol=1e-5, atol=1e-6))
+
+
+@functools.cache
+def _is_odd_named(name: str) -> bool:
+    """Verdict per named activation, computed once: a module checks its activation on every trace."""
+    return is_odd_function(_ANY_ACTIVATIONS[name])
 
 
 def check_activation(fn: str | Callable[[Array], Array], spec: ChiralSpec) -> Callable[[Array], Array]:
     """Returns the activation callable, or raises ValueError if it would break equivariance on
     ``spec``: a negated channel needs an odd function (``f(-x) = -f(x)``)."""
     f = get_activation(fn)
-    if spec.has_negated and not is_odd_function(f):
+    if spec.has_negated and not (_is_odd_named(fn) if isinstance(fn, str) else is_odd_function(f)):
         name = fn if isinstance(fn, str) else getattr(fn, "__name__", repr(fn))
         raise ValueError(
             f"activation {name!r} is not odd (f(-x) != -f(x)), but {spec!r} negates coordinates "

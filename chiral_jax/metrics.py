@@ -12,6 +12,10 @@ literature reports). They follow VideoPose3D's definitions (``common/loss.py``):
 * N-MPJPE: MPJPE after the least-squares uniform scale alone (protocol #3).
 * MPJVE: MPJPE of the first differences along the time axis (velocity error).
 
+For 2D pose forecasting (Penn Action, PCK@0.05 per future step), :func:`pck_per_step` computes PCK
+per joint, and :func:`pck_tprnn_code` the same number under the joint pairing the released TP-RNN
+code uses.
+
 :func:`aggregate_by_action` averages per-frame errors the way the standard Human3.6M protocol does:
 frames pooled over every take and camera of an action type ("Directions 1", "Directions" ->
 "Directions"), then the mean over action types.
@@ -32,6 +36,8 @@ __all__ = [
     "n_mpjpe",
     "p_mpjpe",
     "pck",
+    "pck_per_step",
+    "pck_tprnn_code",
     "per_joint_errors",
     "procrustes_align",
     "top_k_accuracy",
@@ -229,3 +235,85 @@ def aggregate_by_action(
         raise ValueError("aggregate_by_action: no errors given")
     out["average"] = float(np.mean(list(out.values())))
     return out
+
+
+def _forecast_inputs(
+    name: str, pred: Any, target: Any, visible: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = np.asarray(pred, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64)
+    if p.shape != t.shape or p.ndim != 4 or p.shape[-1] != 2:
+        raise ValueError(
+            f"{name}: pred and target must be (samples, steps, joints, 2) of one shape, got {p.shape} "
+            f"and {t.shape}"
+        )
+    v = np.asarray(visible)
+    if v.shape != p.shape[:3]:
+        raise ValueError(f"{name}: visible must be (samples, steps, joints) = {p.shape[:3]}, got {v.shape}")
+    return p, t, v.astype(bool)
+
+
+def _percent_per_step(correct: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """100 * (correct & visible) / visible, pooled over samples and joints: (S, steps, J) -> (steps,)."""
+    hits = np.sum(correct & visible, axis=(0, 2)).astype(np.float64)
+    counted = np.sum(visible, axis=(0, 2)).astype(np.float64)
+    out = np.full(hits.shape, np.nan)
+    np.divide(100.0 * hits, counted, out=out, where=counted > 0)
+    return out
+
+
+def pck_per_step(
+    pred: Any, target: Any, visible: Any, *, alpha: float = 0.05, size: float = 2.0
+) -> np.ndarray:
+    """PCK per forecast step, in percent, over the visible joints.
+
+    A joint is correct when its Euclidean distance to the target is below ``alpha * size``
+    (strictly, as the released TP-RNN code). With coordinates normalised by half the video's box
+    length ``L`` (:func:`chiral_jax.data.forecasting.normalize_video`), ``L`` is 2.0, the default
+    ``size``: PCK@0.05 counts distances below 0.1. Counts are pooled over samples and joints of each
+    step (not averaged per sample).
+
+    Args:
+      pred, target: (S, steps, J, 2) poses.
+      visible: (S, steps, J) visibility of the target frames; only visible joints count.
+      alpha: the PCK threshold relative to ``size``.
+      size: the reference length in the poses' units.
+
+    Returns:
+      (steps,) float64 percentages; NaN for a step without any visible joint.
+    """
+    p, t, v = _forecast_inputs("pck_per_step", pred, target, visible)
+    dist = np.linalg.norm(p - t, axis=-1)  # (S, steps, J)
+    return _percent_per_step(dist < alpha * size, v)
+
+
+def pck_tprnn_code(
+    pred: Any, target: Any, visible: Any, *, alpha: float = 0.05, size: float = 2.0
+) -> np.ndarray:
+    """:func:`pck_per_step` as the released TP-RNN code computes it (its joint pairing).
+
+    That code stores a pose as ``[x0 .. x12, y0 .. y12]`` (all x, then all y) but its PCK reads the
+    vector as interleaved ``(x, y)`` pairs: "joint" ``k`` is ``(v[2k], v[2k+1])`` of the flat vector
+    (for 13 joints: ``(x0, x1), (x2, x3), ..., (x12, y0), (y1, y2), ..., (y11, y12)``). This
+    function replicates that: each (J, 2) pose is flattened to ``[x_0..x_{J-1}, y_0..y_{J-1}]`` and
+    reshaped to (J, 2). As in that code, the visibility mask is applied to these pseudo-joints by
+    index (``visible[..., k]`` masks pair ``k``), although pair ``k`` mixes coordinates of other
+    joints; the threshold is strict (``< alpha * size``) and counts are pooled over samples and
+    pseudo-joints of each step. Use it to compare with numbers produced by that code; use
+    :func:`pck_per_step` for the metric as defined.
+
+    Args:
+      pred, target: (S, steps, J, 2) poses, ``(x, y)`` per joint.
+      visible: (S, steps, J) visibility of the target frames.
+      alpha, size: as in :func:`pck_per_step`.
+
+    Returns:
+      (steps,) float64 percentages; NaN for a step without any visible joint.
+    """
+    p, t, v = _forecast_inputs("pck_tprnn_code", pred, target, visible)
+    d = p - t
+    joints = d.shape[2]
+    flat = np.concatenate([d[..., 0], d[..., 1]], axis=-1)  # (S, steps, 2J): x0..x(J-1), y0..y(J-1)
+    pairs = flat.reshape(*flat.shape[:-1], joints, 2)  # pseudo-joint k = (flat[2k], flat[2k+1])
+    dist = np.linalg.norm(pairs, axis=-1)
+    return _percent_per_step(dist < alpha * size, v)

@@ -2,7 +2,7 @@
 
 Each skeleton gives the :class:`~chiral_jax.spec.ChiralSpec` of its poses through
 ``skeleton.spec(dim, negated=(0,))`` (x, coordinate 0, is what a mirror negates in image and camera
-space alike). Tables follow ``shared/data/FORMATS.md``; SMPL's follows its published joint order.
+space alike). Tables: ``docs/datasets.md`` section 8; SMPL's follows its published joint order.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Because ``T`` is an involution, the channel space splits into the even part ``E`
 the odd part ``O`` (``T = -1``). :meth:`ChiralSpec.split` maps a vector to its coordinates in an
 orthonormal basis of ``E`` and ``O`` with O(N) additions, :meth:`ChiralSpec.merge` maps back.
 
-The basis, per channel orbit (see ARCHITECTURE.md section 2):
+The basis, per channel orbit (see docs/design.md section 2):
 
 * a pair ``(i, j = pi(i))`` with common sign ``s`` gives ``u = (x_i + s x_j) / sqrt(2)`` in ``E`` and
   ``v = (x_i - s x_j) / sqrt(2)`` in ``O``;

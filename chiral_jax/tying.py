@@ -1,7 +1,7 @@
 """Parameter tying as pure functions: free-parameter pytrees <-> dense equivariant weights.
 
 Every linear map ``W`` with ``T_out W = W T_in`` maps the even part of its input to the even part of
-its output and the odd part to the odd part, and nothing across (ARCHITECTURE.md section 2):
+its output and the odd part to the odd part, and nothing across (docs/design.md section 3):
 
     W = merge_out o [A 0; 0 B] o split_in      A: (num_even_in, num_even_out)
                                                 B: (num_odd_in,  num_odd_out)

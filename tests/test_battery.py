@@ -1,4 +1,15 @@
-"""The shared equivariance battery: every layer and composed net, on every spec pair."""
+"""The shared equivariance battery: every layer and composed net, on every spec pair; and the
+functional column: every public function of ``chiral_jax.functional`` under jit, vmap and grad.
+
+The full cross product runs in the slow set (``-m slow``). The quick loop keeps every case in float32
+on one spec pair, train and eval; one layer of each kind also under every transform, two in float64;
+every functional call under jit, a few under vmap and grad too."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -7,34 +18,121 @@ from flax import nnx
 
 from chiral_jax import functional, nn, testing
 from chiral_jax.skeletons import H36M
-from chiral_jax.testing import BATTERY, SPEC_PAIRS
+from chiral_jax.testing import BATTERY, FUNCTIONAL_CASES, FUNCTIONAL_TYPES, SPEC_PAIRS
 
 CASES = {case.name: case for case in BATTERY}
 # Every case on every spec pair it lists (all, unless it names a few).
 CASE_PAIRS = [(c.name, p) for c in BATTERY for p in SPEC_PAIRS if c.pairs is None or p in c.pairs]
+# The quick loop runs every case once, in float32 on this pair (every case lists it); one layer of
+# each kind also under every transform, two of them in float64. The rest is slow.
+QUICK_PAIR = "h36m_2d_to_3d"
+QUICK_F64 = ("batch_norm", "mlp_tanh_negated")
+QUICK_LAYERS = (
+    "linear_in_basis",
+    "conv1d_strided_dilated_same",
+    "batch_norm",
+    "dropout_in_basis",
+    "mlp_tanh_negated",
+)
+DTYPES = {"f32": jnp.float32, "f64": jnp.float64}
+SLOW = pytest.mark.slow
 
 
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64], ids=["f32", "f64"])
-@pytest.mark.parametrize(("case", "pair"), CASE_PAIRS)
+def _spec_param(case: str, pair: str, dtype: str):
+    quick = pair == QUICK_PAIR and (dtype == "f32" or case in QUICK_F64)
+    marks = [m for m, on in ((pytest.mark.x64, dtype == "f64"), (SLOW, not quick)) if on]
+    return pytest.param(case, pair, dtype, marks=marks, id=f"{case}-{pair}-{dtype}")
+
+
+@pytest.mark.parametrize(
+    ("case", "pair", "dtype"), [_spec_param(c, p, d) for d in DTYPES for c, p in CASE_PAIRS]
+)
 def test_battery_specs(case, pair, dtype):
     in_spec, out_spec = SPEC_PAIRS[pair]
-    testing.check_case(CASES[case], in_spec, out_spec, dtype=dtype, mode="train")
+    testing.check_case(CASES[case], in_spec, out_spec, dtype=DTYPES[dtype], mode="train")
 
 
 @pytest.mark.parametrize("transform", ["eager", "vmap", "grad"])
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [pytest.param(c, marks=() if c in QUICK_LAYERS else SLOW) for c in CASES])
 def test_battery_transforms(case, transform):
-    in_spec, out_spec = SPEC_PAIRS["h36m_2d_to_3d"]
+    in_spec, out_spec = SPEC_PAIRS[QUICK_PAIR]
     testing.check_case(CASES[case], in_spec, out_spec, transform=transform)
 
 
 EVAL_PAIRS = ("h36m_2d_to_3d", "scrambled_order", "hidden_odd_sizes")
 
 
-@pytest.mark.parametrize(("case", "pair"), [(c, p) for c, p in CASE_PAIRS if p in EVAL_PAIRS])
+@pytest.mark.parametrize(
+    ("case", "pair"),
+    [pytest.param(c, p, marks=() if p == QUICK_PAIR else SLOW) for c, p in CASE_PAIRS if p in EVAL_PAIRS],
+)
 def test_battery_eval_mode(case, pair):
     in_spec, out_spec = SPEC_PAIRS[pair]
     testing.check_case(CASES[case], in_spec, out_spec, mode="eval")
+
+
+@pytest.mark.slow
+def test_battery_default_xla_flags():
+    """conftest compiles with LLVM optimizations off (suite time); users run XLA's defaults. Every
+    case in float32 on the first pair, and the functional column under jit, compiled as users do."""
+    env = {**os.environ, "XLA_FLAGS": ""}  # set, so conftest's setdefault keeps it
+    select = f"test_battery_specs and {QUICK_PAIR}-f32 or test_functional_under_transforms and jit"
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", select]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert re.search(rf"\b{len(CASES) + len(FUNCTIONAL_CASES)} passed\b", run.stdout), run.stdout[-2000:]
+
+
+def test_battery_f64_needs_x64():
+    """Without x64 a float64 request would silently run float32: refused instead."""
+    in_spec, out_spec = SPEC_PAIRS[QUICK_PAIR]
+    with pytest.raises(ValueError, match="enable_x64"):
+        testing.check_case(CASES["linear"], in_spec, out_spec, dtype=jnp.float64)
+    with pytest.raises(ValueError, match="enable_x64"):
+        testing.randomize_params(nn.ChiralLinear(in_spec, out_spec, rngs=nnx.Rngs(0)), dtype=jnp.float64)
+
+
+# ---------------------------------------------------------------------------------- functional column
+
+
+QUICK_FUNCTIONAL = ("activation", "dropout")
+
+
+def test_functional_column_covers_every_public_name():
+    """Adding a function to ``functional.__all__`` needs a line in ``FUNCTIONAL_CASES``."""
+    called = {c.function for c in FUNCTIONAL_CASES}
+    assert sorted(set(functional.__all__) - called - set(FUNCTIONAL_TYPES)) == []
+    assert called <= set(functional.__all__)
+    # Only type aliases may go without a line.
+    assert not any(callable(getattr(functional, name)) for name in FUNCTIONAL_TYPES)
+    assert len({c.name for c in FUNCTIONAL_CASES}) == len(FUNCTIONAL_CASES)
+
+
+@pytest.mark.parametrize(
+    ("case", "transform"),
+    [
+        # Every call under jit in the quick loop (~0.3 s each); vmap and grad (eager grads: ~1 s) of
+        # the trace-time activation check and of PRNG keys there too, the rest in the slow set.
+        pytest.param(c, t, id=f"{c.name}-{t}", marks=() if t == "jit" or c.name in QUICK_FUNCTIONAL else SLOW)
+        for c in FUNCTIONAL_CASES
+        for t in ("jit", "vmap", "grad")
+    ],
+)
+def test_functional_under_transforms(case, transform):
+    testing.check_functional_case(case, transform)
+
+
+def test_functional_rejects_non_odd_activation_under_jit():
+    """The oddness check raises its own error at trace time, not a tracer conversion error."""
+    spec = H36M.spec(2)
+    x = jnp.ones((2, spec.size))
+    with pytest.raises(ValueError, match="not odd"):
+        jax.jit(lambda a: functional.activation(a, "relu", spec))(x)
+    with pytest.raises(ValueError, match="not odd"):
+        jax.jit(lambda a: functional.activation(a, jnp.cosh, spec))(x)
+    with pytest.raises(ValueError, match="depends on traced values"):
+        jax.jit(lambda a: functional.activation(a, lambda z: jnp.tanh(z * a[0, 0]), spec))(x)
+    assert jax.jit(lambda a: functional.activation(a, "relu", H36M.spec(2, negated=())))(x).shape == x.shape
 
 
 class _LeakyConv(nn.ChiralConv1d):

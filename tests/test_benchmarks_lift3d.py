@@ -1,29 +1,19 @@
 """Smoke test of ``benchmarks/lift3d_throughput.py`` at ``--quick`` size (seconds; the numbers are not
 checked against the targets: a width-32 net is dominated by dispatch and elementwise work)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "lift3d_throughput.py"
 VARIANTS = {"train_chiral", "train_baseline", "infer_chiral", "infer_baseline", "infer_baseline_tta"}
 
 
-def _load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("chiral_benchmarks_lift3d_throughput", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_lift3d_throughput_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bench = _load_script()
+@pytest.mark.slow
+def test_lift3d_throughput_quick(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], benchmark_script
+) -> None:
+    bench = benchmark_script("lift3d_throughput")
     out = tmp_path / "lift3d.json"
     rows = bench.main(["--quick", "--repeats", "1", "--json", str(out)])
     assert len(rows) == 1

@@ -1,4 +1,7 @@
-"""Functional layers: the fast even/odd path agrees with the dense reference and with Flax."""
+"""Functional layers: the fast even/odd path agrees with the dense reference and with Flax.
+
+Comparisons at 1e-12 run in float64 (``x64``); the linear paths also in float32, as users run. The
+functional column of ``tests/test_battery.py`` runs every function under jit, vmap and grad."""
 
 import jax
 import jax.numpy as jnp
@@ -14,23 +17,35 @@ from chiral_jax.spec import ChiralSpec
 H2, H3 = skeletons.H36M.spec(2), skeletons.H36M.spec(3)
 SCRAMBLED = ChiralSpec(left=(5, 0, 7), right=(2, 6, 1), center=(4, 3), dim=2, negated=(0,))
 PAIRS = [(H2, H3), (SCRAMBLED, ChiralSpec.hidden(23, negated=True)), (ChiralSpec.hidden(40), H2)]
+SLOW = pytest.mark.slow  # more pairs / specs of a check the quick loop runs once
 
 
-def _x(shape, seed=0):
-    return jax.random.normal(jax.random.key(seed), shape, jnp.float64)
+def _x(shape, seed=0, dtype=jnp.float64):
+    return jax.random.normal(jax.random.key(seed), shape, dtype)
 
 
-@pytest.mark.parametrize(("a", "b"), PAIRS)
-def test_linear_paths_agree(a, b):
-    kernel = tying.init_linear(jax.random.key(0), a, b, dtype=jnp.float64)
-    bias = _x((b.num_even,), 5)
-    x = _x((2, 3, a.size))
+def _linear_case(i: int, dtype: str):
+    marks = [pytest.mark.x64] if dtype == "f64" else []
+    if i == 2 or (dtype == "f64" and i > 0):  # quick: both dtypes on H36M, float32 on the scrambled pair
+        marks.append(SLOW)
+    return pytest.param(*PAIRS[i], dtype, marks=marks, id=f"pair{i}-{dtype}")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "dtype"), [_linear_case(i, d) for i in range(len(PAIRS)) for d in ("f32", "f64")]
+)
+def test_linear_paths_agree(a, b, dtype):
+    dtype, atol = {"f32": (jnp.float32, 1e-5), "f64": (jnp.float64, 1e-12)}[dtype]
+    kernel = tying.init_linear(jax.random.key(0), a, b, dtype=dtype)
+    bias = _x((b.num_even,), 5, dtype)
+    x = _x((2, 3, a.size), 0, dtype)
     fast = F.linear(x, kernel, a, b, bias)
     dense = F.linear(x, kernel, a, b, bias, path="dense")
-    np.testing.assert_allclose(fast, dense, atol=1e-12)
+    assert fast.dtype == dense.dtype == dtype
+    np.testing.assert_allclose(fast, dense, atol=atol)
     in_basis = F.linear(to_even_odd(x, a), kernel, a, b, bias)
     assert isinstance(in_basis, EvenOdd)
-    np.testing.assert_allclose(from_even_odd(in_basis, b), dense, atol=1e-12)
+    np.testing.assert_allclose(from_even_odd(in_basis, b), dense, atol=atol)
 
 
 CONV_SETTINGS = [
@@ -43,8 +58,17 @@ CONV_SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize("setting", CONV_SETTINGS, ids=str)
-@pytest.mark.parametrize(("a", "b"), PAIRS[:2])
+# Quick: the plain conv and a strided, dilated, causal one (pads and strided slices).
+QUICK_CONV = (0, 4)
+
+
+@pytest.mark.x64
+@pytest.mark.parametrize(
+    "setting",
+    [pytest.param(s, marks=() if i in QUICK_CONV else SLOW) for i, s in enumerate(CONV_SETTINGS)],
+    ids=str,
+)
+@pytest.mark.parametrize(("a", "b"), [PAIRS[0], pytest.param(*PAIRS[1], marks=SLOW)])
 def test_conv_paths_and_flax_agree(a, b, setting):
     kernel = tying.init_conv(jax.random.key(0), a, b, 3, dtype=jnp.float64)
     x = _x((2, 19, a.size))
@@ -84,7 +108,16 @@ def test_conv_too_short_input_is_a_clear_error():
         F.conv1d(jnp.zeros((1, 5, 30)), kernel, H2, H3)
 
 
-@pytest.mark.parametrize("spec", [H3, SCRAMBLED, ChiralSpec.hidden(9, negated=True), ChiralSpec.hidden(12)])
+@pytest.mark.x64
+@pytest.mark.parametrize(
+    "spec",
+    [
+        H3,
+        pytest.param(SCRAMBLED, marks=SLOW),
+        pytest.param(ChiralSpec.hidden(9, negated=True), marks=SLOW),
+        pytest.param(ChiralSpec.hidden(12), marks=SLOW),
+    ],
+)
 def test_batch_norm_uses_the_mirror_augmented_batch(spec):
     x = _x((6, 5, spec.size)) * 2.0 + 1.0
     mean_even, var_orbits = F.batch_norm_statistics(x, spec)
@@ -117,7 +150,10 @@ def test_activation_checks_oddness_against_the_spec():
         F.get_activation("swish2")
 
 
-@pytest.mark.parametrize("spec", [H3, ChiralSpec.hidden(9, negated=True), ChiralSpec.hidden(12)])
+@pytest.mark.x64
+@pytest.mark.parametrize(
+    "spec", [H3, pytest.param(ChiralSpec.hidden(9, negated=True), marks=SLOW), ChiralSpec.hidden(12)]
+)
 def test_activation_in_basis_equals_per_channel(spec):
     fn = "tanh" if spec.has_negated else "relu"
     x = _x((4, spec.size))
@@ -145,6 +181,7 @@ def test_dropout():
         F.dropout(x, 1.0, jax.random.key(0))
 
 
+@pytest.mark.x64
 def test_invariant_head_reads_even_part_and_odd_magnitudes():
     kernel = tying.init_linear(jax.random.key(0), H2, ChiralSpec.invariant(4), dtype=jnp.float64)
     assert kernel["odd"].shape == (H2.num_odd, 0)

@@ -28,10 +28,17 @@ TINY_DATA = {
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
 
-def tiny_config(**model) -> ml_collections.ConfigDict:
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> str:
+    """One TFDS data dir for the module: the tiny synthetic set is built once."""
+    return str(tmp_path_factory.mktemp("tfds"))
+
+
+def tiny_config(data_dir: str, **model) -> ml_collections.ConfigDict:
     c = load_config_file(str(CONFIGS / "lift3d.py"))
     c.num_seeds = 1
     c.progress = False
+    c.data.data_dir = data_dir
     c.data.synthetic = ml_collections.ConfigDict(TINY_DATA)
     c.model.filter_widths = (3, 3)
     c.model.channels = 16
@@ -41,8 +48,11 @@ def tiny_config(**model) -> ml_collections.ConfigDict:
     return c
 
 
-def test_end_to_end_writes_results(tmp_path):
-    config = tiny_config(kind="both", hidden_specs=("plain", "negated"), baseline_without_augment=True)
+@pytest.mark.slow
+def test_end_to_end_writes_results(tmp_path, data_dir):
+    config = tiny_config(
+        data_dir, kind="both", hidden_specs=("plain", "negated"), baseline_without_augment=True
+    )
     results = lifting.train_and_evaluate(config, str(tmp_path))
     saved = json.loads((tmp_path / "results.json").read_text())
     names = [m["name"] for m in saved["models"]]
@@ -109,25 +119,25 @@ def test_chiral_net_gains_nothing_from_flip_averaging():
     assert plain["mpjpe_mm"] == pytest.approx(flipped["mpjpe_mm"], rel=1e-4)
 
 
-def test_config_errors_are_clear():
-    config = tiny_config()
+def test_config_errors_are_clear(data_dir):
+    config = tiny_config(data_dir)
     config.data.name = "h36m"
     with pytest.raises(ValueError, match=r"set --config\.data\.manual_dir"):
         lifting.load_data(config.data)
     config.data.name = "mpii"
     with pytest.raises(ValueError, match=r"data\.name must be"):
         lifting.load_data(config.data)
-    config = tiny_config(kind="dense")
+    config = tiny_config(data_dir, kind="dense")
     with pytest.raises(ValueError, match=r"model\.kind must be"):
         lifting.variants(config.model, True)
-    config = tiny_config()
+    config = tiny_config(data_dir)
     config.data.subjects_test = ("S99",)
     with pytest.raises(ValueError, match="empty split"):
         lifting.load_data(config.data)
 
 
-def test_cmu_mocap_loads_for_lifting(shared_dir):
-    config = tiny_config()
+def test_cmu_mocap_loads_for_lifting(shared_dir, data_dir):
+    config = tiny_config(data_dir)
     config.data.name = "cmu_mocap"
     config.data.manual_dir = str(shared_dir / "data" / "cmu_mocap")
     train, test, skel = lifting.load_data(config.data)
@@ -135,8 +145,9 @@ def test_cmu_mocap_loads_for_lifting(shared_dir):
     assert train[0].pose_2d.shape[1:] == (17, 2)
 
 
-def test_limited_data_sweep_writes_table_and_plot(tmp_path):
-    config = tiny_config(kind="both", equal_params=False)
+@pytest.mark.slow
+def test_limited_data_sweep_writes_table_and_plot(tmp_path, data_dir):
+    config = tiny_config(data_dir, kind="both", equal_params=False)
     config.train.epochs = 1
     config.eval.test_time_augmentation = False
     config.sweep = ("S1:0.5", "S1,S2")

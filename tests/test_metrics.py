@@ -104,3 +104,69 @@ def test_accepts_jax_arrays():
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="shapes differ"):
         metrics.mpjpe(np.zeros((3, 3)), np.zeros((4, 3)))
+
+
+def test_pck_per_step_hand_computed():
+    target = np.zeros((2, 2, 2, 2))  # (samples, steps, joints, xy)
+    pred = target.copy()
+    pred[0, 0, 0] = [0.03, 0.04]  # 0.05 < 0.1: correct
+    pred[0, 0, 1] = [0.1, 0.0]  # exactly 0.1: not below the threshold
+    pred[1, 0, 0] = [0.0, 0.3]  # wrong
+    pred[1, 0, 1] = [5.0, 5.0]  # wrong, but invisible
+    visible = np.ones((2, 2, 2), bool)
+    visible[1, 0, 1] = False
+    out = metrics.pck_per_step(pred, target, visible)  # alpha 0.05 of size 2: threshold 0.1
+    assert isinstance(out, np.ndarray) and out.shape == (2,)
+    np.testing.assert_allclose(out, [100 / 3, 100.0])
+    np.testing.assert_allclose(
+        metrics.pck_per_step(pred, target, visible, alpha=0.1, size=1.5), [200 / 3, 100]
+    )
+    visible[:, 1] = False
+    assert np.isnan(metrics.pck_per_step(pred, target, visible)[1])
+
+
+def test_pck_tprnn_code_pairs_the_flat_vector_as_the_released_code():
+    # 3 joints; the code's flat pose is [x0, x1, x2, y0, y1, y2], read as pairs (x0, x1), (x2, y0), (y1, y2).
+    target = np.zeros((1, 1, 3, 2))
+    pred = target.copy()
+    pred[0, 0, 0] = [0.08, 0.0]
+    pred[0, 0, 1] = [0.08, 0.0]
+    visible = np.ones((1, 1, 3), bool)
+    # Per joint: errors 0.08, 0.08, 0 -> all below 0.1.
+    np.testing.assert_allclose(metrics.pck_per_step(pred, target, visible), [100.0])
+    # Pairs: (0.08, 0.08) -> 0.113 wrong, (0, 0) and (0, 0) correct.
+    np.testing.assert_allclose(metrics.pck_tprnn_code(pred, target, visible), [200 / 3])
+    # The mask applies to pseudo-joints by index: hiding joint 2 hides the pair (y1, y2).
+    visible[0, 0, 2] = False
+    np.testing.assert_allclose(metrics.pck_tprnn_code(pred, target, visible), [50.0])
+    np.testing.assert_allclose(metrics.pck_per_step(pred, target, visible), [100.0])
+
+
+def test_pck_tprnn_code_penn_layout_and_agreement():
+    # 13 joints: pseudo-joint 6 is (x12, y0). Errors of 0.08 in x12 and in y0: two correct joints,
+    # one wrong pair.
+    target = np.random.default_rng(0).uniform(-1, 1, size=(4, 3, 13, 2))
+    pred = target.copy()
+    pred[:, :, 12, 0] += 0.08
+    pred[:, :, 0, 1] += 0.08
+    visible = np.ones((4, 3, 13), bool)
+    np.testing.assert_allclose(metrics.pck_per_step(pred, target, visible), [100.0] * 3)
+    np.testing.assert_allclose(metrics.pck_tprnn_code(pred, target, visible), [1200 / 13] * 3)
+    # Errors along one axis only for every joint: both readings agree.
+    shifted = target + np.array([0.0, 0.07])
+    np.testing.assert_allclose(
+        metrics.pck_tprnn_code(shifted, target, visible), metrics.pck_per_step(shifted, target, visible)
+    )
+
+
+@pytest.mark.parametrize("fn", [metrics.pck_per_step, metrics.pck_tprnn_code])
+def test_forecast_pck_shape_errors(fn):
+    x = np.zeros((2, 3, 13, 2))
+    with pytest.raises(ValueError, match=r"\(samples, steps, joints, 2\)"):
+        fn(x, x[:, :2], np.ones((2, 3, 13)))
+    with pytest.raises(ValueError, match=r"\(samples, steps, joints, 2\)"):
+        fn(x[..., :1], x[..., :1], np.ones((2, 3, 13)))
+    with pytest.raises(
+        ValueError, match=r"visible must be \(samples, steps, joints\) = \(2, 3, 13\), got \(2, 3\)"
+    ):
+        fn(x, x, np.ones((2, 3)))

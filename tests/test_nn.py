@@ -53,6 +53,7 @@ def test_batch_norm_train_eval_and_running_averages():
     assert not bn.use_running_average
 
 
+@pytest.mark.slow  # the battery's quick loop checks sample-wise mirroring of batch norm
 def test_batch_norm_mirroring_one_sample_mirrors_only_that_output():
     spec = skeletons.H36M.spec(3)
     x = jax.random.normal(jax.random.key(0), (8, 5, spec.size), jnp.float32) + 1.0
@@ -100,6 +101,7 @@ def test_modules_reject_wrong_channel_counts():
         ChiralTemporalModel(H2, H3, filter_widths=(3, 2), channels=16, rngs=nnx.Rngs(0))
 
 
+@pytest.mark.slow  # ~9 s of eager compiles; the battery's quick loop runs the chiral stack jitted
 def test_temporal_models_shapes_params_and_jit():
     chiral = ChiralTemporalModel(H2, H3, filter_widths=(3, 3, 3), channels=64, rngs=nnx.Rngs(0))
     plain = TemporalModel(34, 51, filter_widths=(3, 3, 3), channels=64, rngs=nnx.Rngs(0))
@@ -114,6 +116,7 @@ def test_temporal_models_shapes_params_and_jit():
     np.testing.assert_allclose(step(chiral, x), chiral(x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # ~3 s; the battery's quick loop runs both chiral MLPs
 def test_mlp_and_baseline():
     chiral = ChiralMLP(H2, H3, (128, 128), rngs=nnx.Rngs(0))
     plain = MLP(34, 51, (128, 128), rngs=nnx.Rngs(0))
@@ -130,6 +133,7 @@ def test_module_checkpoint_round_trip_of_free_parameters():
     np.testing.assert_array_equal(restored(x), layer(x))
 
 
+@pytest.mark.slow  # ~20 s of eager compiles; test_lifting checks chunked vs dilated nets in the quick loop
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("kind", ["chiral", "baseline"])
 def test_strided_training_net_shares_weights_with_dilated_net(kind, causal):

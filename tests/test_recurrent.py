@@ -1,10 +1,6 @@
 """Chiral LSTM / GRU cells and stacked layers: equivariance with carries, the reference equations,
 gradients reaching every gate, the pure-function path, errors, and the benchmark's smoke run."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -28,35 +24,29 @@ SPECS = {
     "penn2d_allneg_to_h36m3d": (PENN_ACTION.spec(2, negated=(0, 1)), H36M.spec(3)),
     "hidden_to_joints_no_neg": (ChiralSpec.hidden(15, negated=True), H36M.spec(2, negated=())),
 }
+# The quick loop runs each kind on the first pair; the others (another compile each) in the slow set.
+QUICK_SPECS = "h36m2d_hidden_negated"
 CELLS = {"lstm": nn.ChiralLSTMCell, "gru": nn.ChiralGRUCell}
 STACKS = {"lstm": nn.ChiralLSTM, "gru": nn.ChiralGRU}
 
 
-def _randomize(module: nnx.Module, seed: int = 1) -> None:
-    """Random values for every parameter (biases too), in float64."""
-    params = nnx.state(module, nnx.Param)
-    leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(jax.random.key(seed), len(leaves))
-    new = [
-        (leaf + 0.3 * jax.random.normal(k, leaf.shape, leaf.dtype)).astype(F64)
-        for k, leaf in zip(keys, leaves, strict=True)
-    ]
-    nnx.update(module, jax.tree.unflatten(treedef, new))
-
-
-def _random_carry(kind: str, batch: int, spec: ChiralSpec, seed: int):
+def _random_carry(kind: str, batch: int, spec: ChiralSpec, seed: int, dtype=jnp.float32):
     k1, k2 = jax.random.split(jax.random.key(seed))
-    c = jax.random.normal(k1, (batch, spec.size), F64)
-    h = jnp.tanh(jax.random.normal(k2, (batch, spec.size), F64))
+    c = jax.random.normal(k1, (batch, spec.size), dtype)
+    h = jnp.tanh(jax.random.normal(k2, (batch, spec.size), dtype))
     return (c, h) if kind == "lstm" else h
+
+
+def _specs(names):
+    return [pytest.param(n, marks=() if n == QUICK_SPECS else pytest.mark.slow) for n in names]
 
 
 def _carry_spec(kind: str, spec: ChiralSpec):
     return (spec, spec) if kind == "lstm" else spec
 
 
-def _seq(spec: ChiralSpec, batch: int = 3, steps: int = STEPS, seed: int = 0) -> jax.Array:
-    return jax.random.normal(jax.random.key(seed), (batch, steps, spec.size), F64) + 0.3
+def _seq(spec: ChiralSpec, batch: int = 3, steps: int = STEPS, seed: int = 0, dtype=jnp.float32) -> jax.Array:
+    return jax.random.normal(jax.random.key(seed), (batch, steps, spec.size), dtype) + 0.3
 
 
 # ---------------------------------------------------------------------------------- unsigned
@@ -75,43 +65,47 @@ def test_unsigned_drops_signs_only():
 # ---------------------------------------------------------------------------------- equivariance
 
 
+@pytest.mark.x64
 @pytest.mark.parametrize("kind", list(CELLS))
-@pytest.mark.parametrize("specs", list(SPECS))
+@pytest.mark.parametrize("specs", _specs(SPECS))
 def test_cell_scan_equivariant_with_carry(kind, specs):
     """The cell stepped with lax.scan over 10 steps from a random carry: outputs and final carry."""
     in_spec, hidden = SPECS[specs]
     cell = CELLS[kind](in_spec, hidden, rngs=nnx.Rngs(0))
-    _randomize(cell)
-    x = _seq(in_spec)
+    testing.randomize_params(cell, seed=1, dtype=F64)
+    x = _seq(in_spec, dtype=F64)
 
     def run(args):
         carry, xs = args
         carry, ys = jax.lax.scan(lambda c, xt: cell(c, xt), carry, jnp.moveaxis(xs, 1, 0))
         return carry, jnp.moveaxis(ys, 0, 1)
 
-    carry = _random_carry(kind, 3, hidden, seed=5)
+    carry = _random_carry(kind, 3, hidden, seed=5, dtype=F64)
     cs = _carry_spec(kind, hidden)
     testing.assert_equivariant(jax.jit(run), (carry, x), (cs, in_spec), (cs, hidden))
 
 
+@pytest.mark.x64
 @pytest.mark.parametrize("kind", list(STACKS))
-@pytest.mark.parametrize("specs", ["h36m2d_hidden_negated", "penn2d_allneg_to_h36m3d"])
+@pytest.mark.parametrize("specs", _specs(["h36m2d_hidden_negated", "penn2d_allneg_to_h36m3d"]))
 def test_stack_equivariant_with_initial_and_final_carries(kind, specs):
     """Two layers with dropout (training, fixed masks), 9 steps, random per-layer initial carries."""
     in_spec, hidden = SPECS[specs]
     layer = STACKS[kind](in_spec, hidden, num_layers=2, dropout_rate=0.3, rngs=nnx.Rngs(0))
-    _randomize(layer)
+    testing.randomize_params(layer, seed=1, dtype=F64)
     graphdef, state = nnx.split(layer)
 
     def run(args):
         xs, carries = args
         return nnx.merge(graphdef, state, copy=True)(xs, carries)
 
-    carries = tuple(_random_carry(kind, 3, hidden, seed=s) for s in (5, 6))
+    carries = tuple(_random_carry(kind, 3, hidden, seed=s, dtype=F64) for s in (5, 6))
     cs = tuple(_carry_spec(kind, hidden) for _ in carries)
-    testing.assert_equivariant(jax.jit(run), (_seq(in_spec, steps=9), carries), (in_spec, cs), (hidden, cs))
+    xs = _seq(in_spec, steps=9, dtype=F64)
+    testing.assert_equivariant(jax.jit(run), (xs, carries), (in_spec, cs), (hidden, cs))
 
 
+@pytest.mark.slow  # each of these three: seconds of eager compiles
 def test_stack_accepts_even_odd_input():
     in_spec, hidden = SPECS["penn2d_hidden_plain"]
     layer = nn.ChiralLSTM(in_spec, hidden, num_layers=2, rngs=nnx.Rngs(0))
@@ -183,16 +177,18 @@ def _reference_gru(cell, h, xs):
     return h, jnp.stack(out, axis=1)
 
 
-@pytest.mark.parametrize("kind", list(CELLS))
-@pytest.mark.parametrize("specs", ["h36m2d_hidden_negated", "penn2d_allneg_to_h36m3d"])
+@pytest.mark.x64
+# GRU in the quick loop (~2 s); the LSTM's eager reference loop takes ~6 s.
+@pytest.mark.parametrize("kind", ["gru", pytest.param("lstm", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("specs", _specs(["h36m2d_hidden_negated", "penn2d_allneg_to_h36m3d"]))
 def test_matches_reference_equations(kind, specs):
     """Cell, pure step, pure sequence and stacked layer all equal the textbook equations."""
     in_spec, hidden = SPECS[specs]
     stack = STACKS[kind](in_spec, hidden, rngs=nnx.Rngs(0))
-    _randomize(stack)
+    testing.randomize_params(stack, seed=1, dtype=F64)
     cell = stack.cells[0]
-    xs = _seq(in_spec, steps=6)
-    carry = _random_carry(kind, 3, hidden, seed=5)
+    xs = _seq(in_spec, steps=6, dtype=F64)
+    carry = _random_carry(kind, 3, hidden, seed=5, dtype=F64)
     ref_carry, ref = (_reference_lstm if kind == "lstm" else _reference_gru)(cell, carry, xs)
 
     ys, carries = stack(xs, (carry,))
@@ -218,22 +214,21 @@ def test_matches_reference_equations(kind, specs):
 # ---------------------------------------------------------------------------------- gradients
 
 
-@pytest.mark.parametrize("kind", list(STACKS))
+# LSTM in the quick loop: an LSTM that overwrote c would starve its forget gate.
+@pytest.mark.parametrize("kind", ["lstm", pytest.param("gru", marks=pytest.mark.slow)])
 def test_every_gate_gets_gradient(kind):
     """A loss on the outputs reaches every gate's input and hidden weights (both halves) and bias
     (an LSTM that overwrote c with the candidate would leave the forget gate without any)."""
     in_spec, hidden = SPECS["h36m2d_hidden_negated"]
     layer = STACKS[kind](in_spec, hidden, num_layers=2, rngs=nnx.Rngs(0))
-    xs = _seq(in_spec, steps=8).astype(jnp.float32)
-    carries = tuple(
-        jax.tree.map(lambda a: a.astype(jnp.float32), _random_carry(kind, 3, hidden, s)) for s in (1, 2)
-    )
+    xs = _seq(in_spec, steps=8)
+    carries = tuple(_random_carry(kind, 3, hidden, s) for s in (1, 2))
 
     def loss(model):
         ys, _ = model(xs, carries)
         return jnp.sum(jnp.square(ys - 0.1))
 
-    grads = nnx.grad(loss)(layer)
+    grads = nnx.jit(nnx.grad(loss))(layer)  # one compile, not a compile per eager op
     for layer_idx, cell in enumerate(layer.cells):
         g = grads["cells"][layer_idx]
         fused = {
@@ -282,10 +277,11 @@ def test_parameter_count_is_the_equivariant_count():
 # ---------------------------------------------------------------------------------- modes
 
 
+@pytest.mark.slow
 def test_dropout_between_layers_only_in_training():
     in_spec, hidden = SPECS["penn2d_hidden_plain"]
     layer = nn.ChiralGRU(in_spec, hidden, num_layers=2, dropout_rate=0.5, rngs=nnx.Rngs(0))
-    xs = _seq(in_spec).astype(jnp.float32)
+    xs = _seq(in_spec)
     train_a, _ = layer(xs)
     train_b, _ = layer(xs)
     assert not np.allclose(train_a, train_b)  # fresh masks per call
@@ -296,10 +292,11 @@ def test_dropout_between_layers_only_in_training():
     np.testing.assert_array_equal(single(xs)[0], single(xs)[0])  # nothing between layers to drop
 
 
+@pytest.mark.slow
 def test_jit_and_step_match_sequence():
     in_spec, hidden = SPECS["h36m2d_hidden_negated"]
     layer = nn.ChiralLSTM(in_spec, hidden, num_layers=2, rngs=nnx.Rngs(0))
-    xs = _seq(in_spec).astype(jnp.float32)
+    xs = _seq(in_spec)
     ys, carries = nnx.jit(lambda m, x: m(x))(layer, xs)
     c = layer.initialize_carry((3,))
     for t in range(xs.shape[1]):
@@ -346,13 +343,9 @@ def test_bad_inputs_raise_clear_errors():
 # ---------------------------------------------------------------------------------- benchmark
 
 
-def test_benchmark_quick(tmp_path, capsys):
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recurrent.py"
-    spec = importlib.util.spec_from_file_location("chiral_benchmarks_recurrent", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+@pytest.mark.slow
+def test_benchmark_quick(tmp_path, capsys, benchmark_script):
+    module = benchmark_script("recurrent")
     out = tmp_path / "rec.json"
     result = module.main(["--quick", "--repeats", "1", "--json", str(out)])
     assert out.is_file() and all(t > 0 for t in result["median_ms"].values())

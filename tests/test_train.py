@@ -2,9 +2,12 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,8 +17,17 @@ import pytest
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.models import ChiralTemporalModel
-from chiral_jax.train import Trainer, amsgrad_torch, bn_momentum, exponential_decay_per_step
+from chiral_jax.models import ChiralTemporalModel, TemporalModel
+from chiral_jax.nn import BatchNorm, BatchNormMomentum, ChiralBatchNorm
+from chiral_jax.train import (
+    Checkpointer,
+    CheckpointError,
+    Trainer,
+    amsgrad_torch,
+    bn_momentum,
+    scale_by_amsgrad_torch,
+    set_batch_norm_momentum,
+)
 
 
 def _torch_amsgrad_reference(grads, lr=0.1, b1=0.9, b2=0.999, eps=1e-8):
@@ -31,7 +43,7 @@ def _torch_amsgrad_reference(grads, lr=0.1, b1=0.9, b2=0.999, eps=1e-8):
     return np.array(out)
 
 
-def test_amsgrad_torch_matches_hand_computed_steps():
+def test_amsgrad_torch_matches_hand_computed_steps(x64):
     grads = [10.0, 0.1, -0.2, 0.05, 0.3, -1.0]
     tx = amsgrad_torch(0.1)
     params = jnp.zeros((), jnp.float64)
@@ -51,8 +63,40 @@ def test_amsgrad_torch_matches_hand_computed_steps():
     assert abs(float(p2) - got[-1]) > 1e-3
 
 
+def _torch_amsgrad_directions(grads, b1=0.9, b2=0.999, eps=1e-8):
+    """PyTorch's AMSGrad step direction (``(p_old - p_new) / lr``) in numpy, for arrays of any shape:
+    the running maximum over the raw second moment, bias corrections applied after it."""
+    m = np.zeros_like(grads[0])
+    v, v_max, out = m.copy(), m.copy(), []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        v_max = np.maximum(v_max, v)
+        out.append((m / (1 - b1**t)) / (np.sqrt(v_max) / np.sqrt(1 - b2**t) + eps))
+    return out
+
+
+def test_scale_by_amsgrad_torch_matches_a_numpy_reference():
+    rng = np.random.default_rng(0)
+    # A pytree of two arrays; a large first gradient, then small noisy ones (where optax.amsgrad differs).
+    grads = [
+        {"w": rng.normal(size=(3, 4)) * (100.0 if t == 0 else 0.1), "b": rng.normal(size=5)} for t in range(8)
+    ]
+    tx = scale_by_amsgrad_torch()
+    params = jax.tree.map(jnp.asarray, grads[0])
+    state = tx.init(params)
+    expected = {k: _torch_amsgrad_directions([g[k] for g in grads]) for k in ("w", "b")}
+    for t, g in enumerate(grads):
+        updates, state = tx.update(jax.tree.map(jnp.asarray, g), state, params)
+        for k in ("w", "b"):
+            # rtol: the bias corrections are float32 (1 - 0.999 carries a relative error of ~1e-5).
+            np.testing.assert_allclose(np.asarray(updates[k]), expected[k][t], rtol=3e-5, atol=1e-12)
+    assert int(state.count) == len(grads)
+
+
 def test_schedules():
-    lr = exponential_decay_per_step(1e-3, 0.95, 100)
+    # The lr decay of VideoPose3D's recipe is optax's continuous exponential decay.
+    lr = optax.exponential_decay(init_value=1e-3, transition_steps=100, decay_rate=0.95)
     np.testing.assert_allclose(float(lr(0)), 1e-3)
     np.testing.assert_allclose(float(lr(100)), 0.95e-3, rtol=1e-6)
     np.testing.assert_allclose(float(lr(50)), 1e-3 * 0.95**0.5, rtol=1e-6)
@@ -87,6 +131,7 @@ def _flat_params(trainer):
     return np.concatenate([np.ravel(p) for p in jax.tree.leaves(trainer.params())])
 
 
+@pytest.mark.slow
 def test_training_reduces_loss_and_logs(tmp_path):
     make_model, loss_fn, batches = _problem()
     trainer = Trainer(make_model(), amsgrad_torch(3e-3), loss_fn, workdir=str(tmp_path), progress=False)
@@ -97,6 +142,7 @@ def test_training_reduces_loss_and_logs(tmp_path):
     assert (tmp_path / "learning_curves.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     make_model, loss_fn, batches = _problem()
     full = Trainer(make_model(), amsgrad_torch(1e-3), loss_fn, workdir=str(tmp_path / "a"), progress=False)
@@ -110,6 +156,239 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert [r["epoch"] for r in history] == [2, 3]
     np.testing.assert_allclose(_flat_params(resumed), _flat_params(full), rtol=1e-6, atol=1e-7)
     assert resumed.num_steps == full.num_steps == 12
+
+
+# ---------------------------------------------------------------------- damaged checkpoints
+
+
+def _damage(step_dir: Path, kind: str = "truncate") -> None:
+    """Damages a saved checkpoint as disk errors or a partial copy of a workdir would."""
+    data = [f for f in step_dir.rglob("*") if f.is_file() and f.parent.name == "d"]  # OCDBT data files
+    assert data, sorted(step_dir.rglob("*"))
+    for f in data:
+        if kind == "truncate":
+            with open(f, "r+b") as fh:
+                fh.truncate(10)
+        elif kind == "overwrite":
+            f.write_bytes(np.random.default_rng(0).bytes(f.stat().st_size))
+        elif kind == "delete":
+            f.unlink()
+        else:
+            raise ValueError(kind)
+
+
+def _tree(i: int) -> dict:
+    return {
+        "w": jnp.full((16, 8), float(i)),
+        "layers": {0: {"b": jnp.arange(5.0) + i}},
+        "key": jax.random.key(i),
+        "count": jnp.asarray(i, jnp.int32),
+    }
+
+
+def _host(tree):
+    unwrap = lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x  # noqa: E731
+    return [np.asarray(unwrap(x)) for x in jax.tree.leaves(tree)]
+
+
+def _assert_trees_equal(a, b):
+    assert jax.tree.structure(a) == jax.tree.structure(b)
+    for x, y in zip(_host(a), _host(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def _saved(directory: Path, epochs=(1, 2, 3), **kwargs) -> Checkpointer:
+    with Checkpointer(str(directory), **kwargs) as ckpt:
+        for i in epochs:
+            ckpt.save(i, _tree(i))
+    return Checkpointer(str(directory), **kwargs)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite", "delete", "empty_folder", "stray_file"])
+def test_damaged_newest_checkpoint_is_set_aside(tmp_path, capfd, damage):
+    ckpt = _saved(tmp_path)
+    latest = tmp_path / "latest"
+    bad = latest / "4" if damage == "stray_file" else latest / "3"
+    if damage == "empty_folder":  # a partial copy: the folder, none of its files
+        for f in sorted(bad.rglob("*"), reverse=True):
+            f.rmdir() if f.is_dir() else f.unlink()
+    elif damage == "stray_file":  # a step name orbax does not take for a checkpoint
+        bad.write_text("not a checkpoint")
+    else:
+        _damage(bad, damage)
+    capfd.readouterr()
+    with pytest.warns(RuntimeWarning, match=re.escape(str(bad)) + r" cannot be restored \(\w+"):
+        epoch, state = ckpt.restore_latest(_tree(0))
+    good = 2 if damage != "stray_file" else 3
+    assert epoch == good
+    _assert_trees_equal(state, _tree(good))
+    names = sorted(p.name for p in latest.iterdir())
+    assert f"{bad.name}.corrupt" in names and bad.name not in names, names
+    # Orbax's interrupted concurrent reads would print "Event loop is closed" tracebacks.
+    err = capfd.readouterr().err
+    assert "Event loop is closed" not in err and "never retrieved" not in err, err[-2000:]
+    # The next save of that epoch does not collide with the damaged one, and a second
+    # damaged copy of the same epoch gets its own name.
+    ckpt.save(3, _tree(30))
+    ckpt.close()
+    _damage(latest / "3")
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        assert Checkpointer(str(tmp_path)).restore_latest(_tree(0))[0] == 2
+    if damage != "stray_file":
+        assert {"3.corrupt", "3.corrupt.1"} <= {p.name for p in latest.iterdir()}
+
+
+def test_no_intact_checkpoint_is_an_error_naming_the_folder(tmp_path):
+    ckpt = _saved(tmp_path, epochs=(1, 2))
+    for step in ("1", "2"):
+        _damage(tmp_path / "latest" / step)
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError, match="no intact checkpoint") as err:
+        ckpt.restore_latest(_tree(0))
+    assert str(tmp_path) in str(err.value) and "--workdir" in str(err.value) and "delete" in str(err.value)
+    assert sorted(p.name for p in (tmp_path / "latest").iterdir()) == ["1.corrupt", "2.corrupt"]
+    # Set aside, they still stop the next run from silently starting from scratch.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CheckpointError, match=r"1\.corrupt, 2\.corrupt"):
+            Checkpointer(str(tmp_path)).restore_latest(_tree(0))
+    assert Checkpointer(str(tmp_path / "fresh")).restore_latest(_tree(0)) is None
+
+
+def test_checkpoint_of_another_model_is_an_error_not_damage(tmp_path):
+    ckpt = _saved(tmp_path, epochs=(1,))
+    other = {**_tree(0), "w": jnp.zeros((16, 4))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CheckpointError, match=r"different model.*w \(16, 8\) vs \(16, 4\)"):
+            ckpt.restore_latest(other)
+    assert [p.name for p in (tmp_path / "latest").iterdir()] == ["1"]
+
+
+def test_fit_with_every_checkpoint_damaged_raises(tmp_path):
+    make_model, loss_fn, batches = _problem()
+    trainer = Trainer(make_model(), amsgrad_torch(1e-3), loss_fn, workdir=str(tmp_path), progress=False)
+    trainer.checkpointer.save(1, nnx.to_pure_dict(trainer.state))  # as an epoch would, without training
+    trainer.close()
+    _damage(tmp_path / "checkpoints" / "latest" / "1", "overwrite")
+    with pytest.warns(RuntimeWarning), pytest.raises(CheckpointError, match=re.escape(str(tmp_path))):
+        trainer.fit(batches, epochs=2, steps_per_epoch=4)
+    assert trainer.num_steps == 0
+
+
+@pytest.mark.slow
+def test_damaged_newest_checkpoint_resumes_from_the_previous_epoch_like_an_uninterrupted_run(tmp_path, capfd):
+    make_model, loss_fn, batches = _problem()
+    full = Trainer(make_model(), amsgrad_torch(1e-3), loss_fn, workdir=str(tmp_path / "a"), progress=False)
+    full.fit(batches, epochs=3, steps_per_epoch=4)
+
+    first = Trainer(make_model(), amsgrad_torch(1e-3), loss_fn, workdir=str(tmp_path / "b"), progress=False)
+    first.fit(batches, epochs=3, steps_per_epoch=4, stop_after_epoch=2)
+    latest = tmp_path / "b" / "checkpoints" / "latest"
+    _damage(latest / "2")
+    capfd.readouterr()
+    resumed = Trainer(make_model(), amsgrad_torch(1e-3), loss_fn, workdir=str(tmp_path / "b"), progress=False)
+    with pytest.warns(RuntimeWarning, match=re.escape(str(latest / "2")) + " cannot be restored"):
+        history = resumed.fit(batches, epochs=3, steps_per_epoch=4)
+    assert [r["epoch"] for r in history] == [2, 3]
+    assert {"1", "2", "2.corrupt", "3"} <= {p.name for p in latest.iterdir()}
+    np.testing.assert_allclose(_flat_params(resumed), _flat_params(full), rtol=1e-6, atol=1e-7)
+    assert resumed.num_steps == full.num_steps == 12
+    assert "Event loop is closed" not in capfd.readouterr().err
+
+
+# ---------------------------------------------------------------------- asynchronous saves
+
+
+def test_async_save_keeps_its_own_copy_of_donated_state(tmp_path):
+    state = jax.device_put(_tree(7))
+    expected = _host(state)
+    donate = jax.jit(lambda t: jax.tree.map(lambda x: x, t), donate_argnums=(0,))
+    with Checkpointer(str(tmp_path), async_save=True) as ckpt:
+        ckpt.save(1, state)
+        donate(state)  # what the next train step does to the state's buffers
+    restored = Checkpointer(str(tmp_path)).restore(_tree(0))[1]
+    for x, y in zip(_host(restored), expected, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_async_and_blocking_saves_restore_identical_states(tmp_path):
+    restored = {}
+    for async_save in (True, False):
+        ckpt = _saved(tmp_path / str(async_save), epochs=(1, 2), async_save=async_save)
+        restored[async_save] = ckpt.restore_latest(_tree(0))
+        assert restored[async_save][0] == 2
+    _assert_trees_equal(restored[True][1], restored[False][1])
+    _assert_trees_equal(restored[True][1], _tree(2))
+
+
+@pytest.mark.slow
+def test_async_and_blocking_trainers_checkpoint_the_same_state(tmp_path):
+    make_model, loss_fn, batches = _problem()
+    states = {}
+    for async_save in (True, False):
+        workdir = str(tmp_path / f"async_{async_save}")
+        t = Trainer(
+            make_model(), amsgrad_torch(1e-3), loss_fn, workdir=workdir, async_save=async_save, progress=False
+        )
+        t.fit(batches, epochs=2, steps_per_epoch=4)
+        epoch, states[async_save] = Checkpointer(os.path.join(workdir, "checkpoints")).restore(
+            nnx.to_pure_dict(t.state)
+        )
+        assert epoch == 2
+        _assert_trees_equal(states[async_save], nnx.to_pure_dict(t.state))
+    _assert_trees_equal(states[True], states[False])
+
+
+# ---------------------------------------------------------------------- batch-norm momentum
+
+
+def test_batch_norm_momentum_is_state_from_construction():
+    a, b = skeletons.H36M.spec(2), skeletons.H36M.spec(3)
+    chiral = ChiralTemporalModel(a, b, filter_widths=(3, 3), channels=16, momentum=0.8, rngs=nnx.Rngs(0))
+    dense = TemporalModel(34, 51, filter_widths=(3, 3), channels=16, momentum=0.8, rngs=nnx.Rngs(0))
+    for model, kind in ((chiral, ChiralBatchNorm), (dense, BatchNorm)):
+        bns = [m for _, m in nnx.iter_graph(model) if isinstance(m, kind)]
+        assert len(bns) == 3
+        assert all(isinstance(bn.momentum, BatchNormMomentum) for bn in bns)
+        momenta = jax.tree.leaves(nnx.state(model, BatchNormMomentum))
+        assert len(momenta) == 3 and all(np.asarray(m) == np.float32(0.8) for m in momenta)
+        set_batch_norm_momentum(model, 0.5)
+        assert all(float(bn.momentum[...]) == 0.5 for bn in bns)
+    # Flax's own layer, still computing momentum * running + (1 - momentum) * batch with a Variable.
+    bn = BatchNorm(2, momentum=0.25, rngs=nnx.Rngs(0))
+    bn(jnp.asarray([[1.0, 2.0], [3.0, 6.0]]))
+    np.testing.assert_allclose(np.asarray(bn.mean[...]), 0.75 * np.array([2.0, 4.0]), rtol=1e-6)
+
+
+def test_trainer_rejects_a_batch_norm_whose_momentum_no_schedule_reaches(tmp_path):
+    class Plain(nnx.Module):
+        def __init__(self):
+            self.bn = nnx.BatchNorm(3, rngs=nnx.Rngs(0))
+
+    with pytest.raises(ValueError, match=r"chiral_jax\.nn\.BatchNorm"):
+        Trainer(Plain(), amsgrad_torch(1e-3), lambda m, b: (0.0, {}), workdir=str(tmp_path))
+    Trainer(Plain(), amsgrad_torch(1e-3), lambda m, b: (0.0, {}), workdir=str(tmp_path), bn_momentum=None)
+
+
+def test_changing_batch_norm_momentum_does_not_recompile_the_step(tmp_path):
+    a, b = skeletons.H36M.spec(2), skeletons.H36M.spec(3)
+    model = ChiralTemporalModel(a, b, filter_widths=(3,), channels=8, strided=True, rngs=nnx.Rngs(0))
+
+    def loss_fn(model, batch):
+        err = jnp.mean(jnp.square(model(batch["inputs"]) - batch["targets"]))
+        return err, {}
+
+    trainer = Trainer(model, amsgrad_torch(1e-3), loss_fn, workdir=str(tmp_path), progress=False)
+    rng = np.random.default_rng(0)
+    batch = {
+        "inputs": rng.normal(size=(4, 3, 34)).astype(np.float32),
+        "targets": np.zeros((4, 1, 51), np.float32),
+    }
+    for momentum in (0.9, 0.5, 0.99):
+        trainer.step(batch, momentum)
+        momenta = jax.tree.leaves(nnx.state(trainer.model, BatchNormMomentum))
+        assert momenta and all(np.asarray(m) == np.float32(momentum) for m in momenta)
+    assert trainer._step._cache_size() == 1
 
 
 _MULTI_DEVICE_SCRIPT = textwrap.dedent(
@@ -136,6 +415,7 @@ _MULTI_DEVICE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_four_devices_train_like_one(tmp_path):
     results = {}
     for n in (1, 4):
@@ -187,6 +467,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_on_loopback_train_like_one(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
     port, tests_dir = str(_free_port()), os.path.dirname(__file__)

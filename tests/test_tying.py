@@ -1,9 +1,10 @@
-"""Tying: the free parameters span exactly the space of equivariant maps."""
+"""Tying: the free parameters span exactly the space of equivariant maps (checked in float64: ``x64``)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.flatten_util import ravel_pytree
 
 from chiral_jax import skeletons, tying
 from chiral_jax.spec import ChiralSpec
@@ -38,16 +39,26 @@ def _null_space_dim(a: np.ndarray) -> int:
 
 
 PAIR_IDS = [f"pair{i}" for i in range(len(SPEC_PAIRS))]
+# The hand-picked pairs in the quick loop; the 25 random ones (one compile each) in the slow set.
+NUM_QUICK = 3
 
 
-@pytest.mark.parametrize(("in_spec", "out_spec"), SPEC_PAIRS, ids=PAIR_IDS)
+def _pairs(n: int) -> list:
+    return [
+        pytest.param(*SPEC_PAIRS[i], id=PAIR_IDS[i], marks=() if i < NUM_QUICK else pytest.mark.slow)
+        for i in range(n)
+    ]
+
+
+@pytest.mark.x64
+@pytest.mark.parametrize(("in_spec", "out_spec"), _pairs(len(SPEC_PAIRS)))
 def test_free_parameters_span_all_equivariant_maps(in_spec, out_spec):
     constraint = tying.equivariance_constraint(in_spec, out_spec)
     assert tying.num_free_linear(in_spec, out_spec) == _null_space_dim(constraint)
     # linear_weight is linear and injective: its image has the full null-space dimension, and
     # every weight in it satisfies the constraint.
     free = tying.init_linear(jax.random.key(0), in_spec, out_spec, dtype=jnp.float64)
-    flat, unravel = jax.flatten_util.ravel_pytree(free)
+    flat, unravel = ravel_pytree(free)
     jac = jax.jit(jax.jacfwd(lambda v: tying.linear_weight(unravel(v), in_spec, out_spec).reshape(-1)))(flat)
     jac = np.asarray(jac)
     assert np.linalg.matrix_rank(jac) == tying.num_free_linear(in_spec, out_spec)
@@ -66,7 +77,8 @@ def test_original_block_tying_is_a_strict_subset():
     np.testing.assert_allclose(tying.linear_weight(free, spec_in, spec_out), w, atol=1e-12)
 
 
-@pytest.mark.parametrize(("in_spec", "out_spec"), SPEC_PAIRS[:8], ids=PAIR_IDS[:8])
+@pytest.mark.x64
+@pytest.mark.parametrize(("in_spec", "out_spec"), _pairs(8))
 def test_projection_is_the_orthogonal_projection(in_spec, out_spec):
     rng = np.random.default_rng(3)
     w = jnp.asarray(rng.normal(size=(in_spec.size, out_spec.size)))
@@ -81,6 +93,7 @@ def test_projection_is_the_orthogonal_projection(in_spec, out_spec):
         np.testing.assert_allclose(again[k], free[k], atol=1e-12)
 
 
+@pytest.mark.x64
 def test_bias_lives_in_the_even_part():
     spec = skeletons.H36M.spec(3)
     b = tying.linear_bias(jnp.arange(spec.num_even, dtype=jnp.float64) + 1.0, spec)
@@ -91,6 +104,7 @@ def test_bias_lives_in_the_even_part():
     np.testing.assert_allclose(tying.project_bias(b, spec), jnp.arange(spec.num_even) + 1.0, atol=1e-12)
 
 
+@pytest.mark.x64
 def test_conv_kernel_is_one_equivariant_map_per_tap():
     a, b = skeletons.PENN_ACTION.spec(2), ChiralSpec.hidden(11, negated=True)
     free = tying.init_conv(jax.random.key(0), a, b, 3, dtype=jnp.float64)
@@ -104,6 +118,7 @@ def test_conv_kernel_is_one_equivariant_map_per_tap():
     np.testing.assert_allclose(back["odd"], free["odd"], atol=1e-12)
 
 
+@pytest.mark.x64
 def test_batch_norm_affine_tying():
     spec = ChiralSpec(left=(5, 0, 7), right=(2, 6, 1), center=(4, 3), dim=2, negated=(0,))
     free = tying.init_batch_norm(spec)

@@ -7,12 +7,20 @@ into {"train": [...], "test": [...]}:
 * :func:`load_cmu_mocap` -- CMU ASF/AMC files (our own reader and forward kinematics);
 * :func:`load_h36m_npz`, :func:`load_humaneva_npz` -- VideoPose3D's npz files.
 
-The TFDS builders in :mod:`chiral_jax.data.builders` store the same examples as array_record files
-(``python -m chiral_jax.data NAME --manual_dir DIR``). :class:`PoseWindows` batches receptive-field
-windows; :class:`MirrorAugment` flips them through the skeleton's chirality specs.
+One data path for every task: the registry (:mod:`chiral_jax.data.registry`) names each dataset
+once (reader, skeleton, builder, download instructions); the TFDS builders
+(:mod:`chiral_jax.data.builders`) store the readers' sequences as array_record files, built on first
+use (or by ``python -m chiral_jax.data NAME --manual_dir DIR``) and read back without TensorFlow by
+:func:`~chiral_jax.data.builders.load_splits`; training batches come from grain
+(:mod:`chiral_jax.data.pipeline`), one gather of :class:`PoseWindows` per batch, with
+:class:`MirrorAugment` flipping windows through the skeleton's chirality specs.
 
-The builders import TFDS lazily: ``import chiral_jax.data`` stays cheap.
+``builders`` and ``pipeline`` (TFDS, grain) are imported on first use: ``import chiral_jax.data``
+stays cheap.
 """
+
+import importlib
+from typing import Any
 
 from chiral_jax.data.augment import (
     MirrorAugment,
@@ -74,3 +82,9 @@ __all__ = [
     "project_to_pixels",
     "world_to_camera",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("builders", "pipeline", "registry"):
+        return importlib.import_module(f"chiral_jax.data.{name}")
+    raise AttributeError(f"module 'chiral_jax.data' has no attribute {name!r}")

@@ -3,7 +3,9 @@
     python -m chiral_jax.data NAME [--manual_dir DIR] [--data_dir DIR] [--keypoints SOURCE]
                                    [--seed N] [--noise_px S]
 
-NAME is one of h36m, humaneva, cmu_mocap, synthetic. Output (stdout, one line):
+NAME is a dataset of the registry (:data:`chiral_jax.data.registry.DATASETS`: synthetic,
+cmu_mocap, h36m, humaneva). The build goes to ``--data_dir`` (TFDS's default when omitted), where
+the experiments find it (their ``data.data_dir``). Output (stdout, one line):
 {"name": ..., "config": ..., "splits": {"train": {"sequences": n, "frames": m}, "test": {...}},
  "num_joints": 17, ...}. A missing or malformed file exits with status 1 and a message naming the
 path tried, what was expected there and where to get it.
@@ -20,7 +22,10 @@ import time
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chiral_jax.data", description=__doc__.split("\n")[0])
-    parser.add_argument("name", help="h36m, humaneva, cmu_mocap or synthetic")
+    from chiral_jax.data.registry import DATASETS
+
+    described = "; ".join(f"{n}: {e.description}" for n, e in DATASETS.items())
+    parser.add_argument("name", help=f"the dataset ({described})")
     parser.add_argument("--manual_dir", default=None, help="folder holding the source files")
     parser.add_argument("--data_dir", default=None, help="TFDS data dir (default ~/tensorflow_datasets)")
     parser.add_argument("--keypoints", default=None, help="2D source for h36m / humaneva (default gt)")
@@ -30,11 +35,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow_datasets as tfds
 
-    from chiral_jax.data.builders import BUILDERS, build, summarize
+    from chiral_jax.data.builders import build, summarize
     from chiral_jax.data.errors import DatasetFileError
 
-    if args.name not in BUILDERS:
-        parser.error(f"unknown dataset {args.name!r}; known: {', '.join(sorted(BUILDERS))}")
+    if args.name not in DATASETS:
+        parser.error(f"unknown dataset {args.name!r}; known: {', '.join(DATASETS)}")
     tfds.disable_progress_bar()
     t0 = time.perf_counter()
     # TFDS prints progress lines on stdout: keep stdout for the one JSON line.

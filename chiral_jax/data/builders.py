@@ -1,7 +1,8 @@
 """TFDS builders (``file_format="array_record"``, read with ``as_data_source``; no TensorFlow needed).
 
-Four datasets, one example per (subject, action, camera) sequence with the features of
-:meth:`~chiral_jax.data.sequence.PoseSequence.to_example`:
+Five datasets (:data:`~chiral_jax.data.registry.DATASETS`), one example per (subject, action, camera)
+sequence with the features of :meth:`~chiral_jax.data.sequence.PoseSequence.to_example` (Penn
+Action: one per video, :meth:`~chiral_jax.data.penn_action.PennActionVideo.to_example`):
 
 ==========  ==================  ===============================================================
 name        manual dir          configs
@@ -9,31 +10,43 @@ name        manual dir          configs
 h36m        VideoPose3D npz     the 2D source: ``gt`` (default), ``cpn_ft_h36m_dbb``, ... (any)
 humaneva    VideoPose3D npz     the 2D source: ``gt`` (default), ... (any)
 cmu_mocap   CMU ASF/AMC tree    ``default``
-synthetic   (none)              ``default`` (seed 0, exact 2D), ``noisy`` (seed 0, 2 px noise)
+penn_action labels/*.mat         ``default`` (one example per video, 2D only)
+synthetic   (none)              ``default`` (seed 0, exact 2D), ``noisy`` (2 px noise), or any
+                                :class:`~chiral_jax.data.synthetic.SyntheticConfig` options
 ==========  ==================  ===============================================================
 
-The builders only glue the numpy readers to TFDS: every file is read and validated in
+The builders only glue the registry's numpy readers to TFDS: every file is read and validated in
 ``_split_generators`` before anything is written, and TFDS writes into a temporary
 ``incomplete.*`` folder that it renames only after a complete build, so a failed build never looks
-complete. Use :func:`make_builder` (any 2D source, any synthetic seed) and :func:`build`.
+complete. Examples keep the reader's order (``disable_shuffling``), so a task reading the built set
+sees the sequences in the order the reader produced them.
+
+:func:`build` builds once and reuses the build afterwards; for datasets read from a manual folder
+it records the folder's file list (names, sizes, modification times) beside the build and rebuilds,
+with a warning, when the files changed. :func:`load_splits` is what tasks call: build if needed,
+then read the examples back as :class:`~chiral_jax.data.sequence.PoseSequence` lists.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterator
+import hashlib
+import json
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import tensorflow_datasets as tfds
+from absl import logging as absl_logging
 from etils import epath
 
-from chiral_jax.data.cmu_mocap import CMU_HELP, load_cmu_mocap
-from chiral_jax.data.h36m import H36M_MANUAL_INSTRUCTIONS, load_h36m_npz
-from chiral_jax.data.humaneva import HUMANEVA_MANUAL_INSTRUCTIONS, load_humaneva_npz
+from chiral_jax.data.registry import DATASETS, ReadOptions, dataset
 from chiral_jax.data.sequence import PoseSequence
-from chiral_jax.data.synthetic import SyntheticConfig, generate
 
 __all__ = [
     "BUILDERS",
@@ -41,10 +54,13 @@ __all__ = [
     "H36m",
     "Humaneva",
     "KeypointsConfig",
+    "PennAction",
     "Synthetic",
     "SyntheticBuilderConfig",
     "build",
+    "load_splits",
     "make_builder",
+    "read_split",
     "split_arrays",
     "summarize",
 ]
@@ -80,8 +96,11 @@ VideoPose3D-normalized [f (2), c (2), k (3), p (2)], resolution (w, h), fps."""
 class _PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     """Shared glue: subclasses define ``_load(manual_dir) -> {split: [PoseSequence]}``."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES: ClassVar[dict[str, str]] = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {
+        "1.0.0": "Initial release.",
+        "1.1.0": "Examples in the reader's order (no shuffling at build time).",
+    }
     NUM_JOINTS: ClassVar[int] = 17
 
     # TFDS locates a builder's code through importlib_resources (not installed, and not needed):
@@ -101,10 +120,14 @@ class _PoseBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             description=_DESCRIPTION,
             features=_features(self.NUM_JOINTS),
             supervised_keys=("pose_2d", "pose_3d"),
+            disable_shuffling=True,
         )
 
+    def _read_options(self) -> ReadOptions:
+        return ReadOptions()
+
     def _load(self, manual_dir: Path | None) -> dict[str, list[PoseSequence]]:
-        raise NotImplementedError
+        return dataset(self.name).load(manual_dir, self._read_options())
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Any]:
         manual = getattr(dl_manager, "_manual_dir", None)
@@ -125,13 +148,13 @@ class H36m(_PoseBuilder, skip_registration=True):
     """Human3.6M (VideoPose3D npz files in the manual dir), 17 joints, 50 Hz."""
 
     name = "h36m"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = H36M_MANUAL_INSTRUCTIONS
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["h36m"].instructions
     BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
         KeypointsConfig(name=s, description=f"2D keypoints from data_2d_h36m_{s}.npz") for s in H36M_SOURCES
     ]
 
-    def _load(self, manual_dir: Path | None) -> dict[str, list[PoseSequence]]:
-        return load_h36m_npz(_need_manual(manual_dir, self.name), self.builder_config.name)
+    def _read_options(self) -> ReadOptions:
+        return ReadOptions(keypoints=self.builder_config.name)
 
 
 class Humaneva(_PoseBuilder, skip_registration=True):
@@ -139,32 +162,70 @@ class Humaneva(_PoseBuilder, skip_registration=True):
 
     name = "humaneva"
     NUM_JOINTS = 15
-    MANUAL_DOWNLOAD_INSTRUCTIONS = HUMANEVA_MANUAL_INSTRUCTIONS
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["humaneva"].instructions
     BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
         KeypointsConfig(name=s, description=f"2D keypoints from data_2d_humaneva15_{s}.npz")
         for s in ("gt", "detectron_pt_coco")
     ]
 
-    def _load(self, manual_dir: Path | None) -> dict[str, list[PoseSequence]]:
-        return load_humaneva_npz(_need_manual(manual_dir, self.name), self.builder_config.name)
+    def _read_options(self) -> ReadOptions:
+        return ReadOptions(keypoints=self.builder_config.name)
 
 
 class CmuMocap(_PoseBuilder, skip_registration=True):
     """CMU mocap (ASF/AMC) mapped to H36M-17, 50 Hz, 4 virtual cameras; test split = subject 03."""
 
     name = "cmu_mocap"
-    MANUAL_DOWNLOAD_INSTRUCTIONS = f"Place in the manual dir {CMU_HELP}."
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["cmu_mocap"].instructions
 
-    def _load(self, manual_dir: Path | None) -> dict[str, list[PoseSequence]]:
-        return load_cmu_mocap(_need_manual(manual_dir, self.name))
+
+class PennAction(_PoseBuilder, skip_registration=True):
+    """Penn Action (the user's ``labels/*.mat``): one example per video, 13 2D joints, visibility."""
+
+    name = "penn_action"
+    NUM_JOINTS = 13
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["penn_action"].instructions
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        f32, j = np.float32, self.NUM_JOINTS
+        features = tfds.features.FeaturesDict(
+            {
+                "video_id": tfds.features.Text(),
+                "action": tfds.features.Text(),
+                "view": tfds.features.Text(),
+                "train": tfds.features.Tensor(shape=(), dtype=np.bool_),
+                "keypoints_px": tfds.features.Tensor(shape=(None, j, 2), dtype=f32),
+                "visibility": tfds.features.Tensor(shape=(None, j), dtype=np.bool_),
+                "bbox": tfds.features.Tensor(shape=(None, 4), dtype=f32),
+                "image_size": tfds.features.Tensor(shape=(2,), dtype=np.int32),
+                "num_frames": tfds.features.Tensor(shape=(), dtype=np.int32),
+            }
+        )
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="Penn Action videos: keypoints_px (T, 13, 2) pixels (x, y), visibility (T, 13), "
+            "bbox (T, 4) x1 y1 x2 y2, image_size (W, H), action, view, the dataset's train flag.",
+            features=features,
+            homepage="https://dreamdragon.github.io/PennAction/",
+            disable_shuffling=True,
+        )
 
 
 @dataclasses.dataclass(eq=False)
 class SyntheticBuilderConfig(tfds.core.BuilderConfig):
-    """Parameters of :class:`~chiral_jax.data.synthetic.SyntheticConfig` (seed, noise)."""
+    """Keyword arguments of :class:`~chiral_jax.data.synthetic.SyntheticConfig` as sorted pairs."""
 
-    seed: int = 0
-    noise_px: float = 0.0
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, options: Mapping[str, Any]) -> SyntheticBuilderConfig:
+        """A config named after its options (``default`` for none), so each option set builds once."""
+        items = tuple(sorted((k, _plain(v)) for k, v in options.items()))
+        if not items:
+            return cls(name="default", description="SyntheticConfig() defaults")
+        text = json.dumps(items)
+        digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+        return cls(name=f"custom_{digest}", description=f"SyntheticConfig options {text}", options=items)
 
 
 class Synthetic(_PoseBuilder, skip_registration=True):
@@ -173,21 +234,27 @@ class Synthetic(_PoseBuilder, skip_registration=True):
     name = "synthetic"
     BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
         SyntheticBuilderConfig(name="default", description="seed 0, exact 2D projections"),
-        SyntheticBuilderConfig(name="noisy", description="seed 0, 2 px Gaussian 2D noise", noise_px=2.0),
+        SyntheticBuilderConfig(
+            name="noisy", description="seed 0, 2 px Gaussian 2D noise", options=(("noise_px", 2.0),)
+        ),
     ]
 
-    def _load(self, manual_dir: Path | None) -> dict[str, list[PoseSequence]]:
-        cfg = self.builder_config
-        return generate(SyntheticConfig(seed=cfg.seed, noise_px=cfg.noise_px))
+    def _read_options(self) -> ReadOptions:
+        return ReadOptions(synthetic=dict(self.builder_config.options))
 
 
-def _need_manual(manual_dir: Path | None, name: str) -> Path:
-    if manual_dir is None:
-        raise ValueError(f"{name}: this dataset needs --manual_dir (see its MANUAL_DOWNLOAD_INSTRUCTIONS)")
-    return manual_dir
+def _plain(v: Any) -> Any:
+    """Config values as JSON-able plain types (tuples from ml_collections become lists)."""
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
-BUILDERS: dict[str, type[_PoseBuilder]] = {b.name: b for b in (H36m, Humaneva, CmuMocap, Synthetic)}
+BUILDERS: dict[str, type[_PoseBuilder]] = {
+    b.name: b for b in (H36m, Humaneva, CmuMocap, Synthetic, PennAction)
+}
 
 
 def make_builder(
@@ -197,28 +264,69 @@ def make_builder(
     keypoints: str | None = None,
     seed: int | None = None,
     noise_px: float | None = None,
+    synthetic: Mapping[str, Any] | None = None,
 ) -> _PoseBuilder:
-    """A builder by dataset name, with a config for any 2D source (``keypoints``) or synthetic seed."""
-    if name not in BUILDERS:
-        raise KeyError(f"unknown dataset {name!r}; known: {sorted(BUILDERS)}")
-    cls = BUILDERS[name]
+    """A builder by dataset name, with a config for any 2D source (``keypoints``) or any synthetic
+    options (``synthetic``: :class:`~chiral_jax.data.synthetic.SyntheticConfig` keywords; ``seed``
+    and ``noise_px`` are shortcuts for two of them)."""
+    entry = dataset(name)
+    cls = BUILDERS[entry.name]
     config: Any = None
     if keypoints is not None:
-        if name not in ("h36m", "humaneva"):
-            raise ValueError(f"{name}: --keypoints applies to h36m and humaneva only")
+        if not entry.uses_keypoints:
+            raise ValueError(
+                f"{name}: --keypoints applies to {[e for e in DATASETS if DATASETS[e].uses_keypoints]}"
+            )
         known = {c.name: c for c in cls.BUILDER_CONFIGS}
         config = known.get(keypoints) or KeypointsConfig(
             name=keypoints, description=f"2D keypoints source {keypoints}"
         )
-    elif name == "synthetic" and (seed is not None or noise_px is not None):
-        s, n = seed or 0, noise_px or 0.0
-        config = SyntheticBuilderConfig(name=f"seed{s}_noise{n:g}".replace(".", "p"), seed=s, noise_px=n)
+    options = dict(synthetic or {})
+    if seed is not None:
+        options["seed"] = seed
+    if noise_px is not None:
+        options["noise_px"] = noise_px
+    if options:
+        if name != "synthetic":
+            raise ValueError(f"{name}: synthetic options ({sorted(options)}) apply to 'synthetic' only")
+        config = SyntheticBuilderConfig.of(options)
     kwargs: dict[str, Any] = {}
-    if data_dir is not None:
+    if data_dir:
         kwargs["data_dir"] = str(data_dir)
     if config is not None:
         kwargs["config"] = config
     return cls(**kwargs)
+
+
+_SOURCE_FILE = "chiral_jax_source.json"
+
+
+def _source_fingerprint(manual_dir: str | Path | None) -> dict[str, Any] | None:
+    """The manual folder's files (relative path, size, mtime), or None for generated datasets."""
+    if not manual_dir:
+        return None
+    root = Path(manual_dir).resolve()
+    files = sorted(
+        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
+    digest = hashlib.sha1(json.dumps(files).encode()).hexdigest()
+    return {"manual_dir": str(root), "files": len(files), "sha1": digest}
+
+
+@contextlib.contextmanager
+def _quiet_absl() -> Iterator[None]:
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
+
+
+def _is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
+    return (Path(builder.data_dir) / "dataset_info.json").exists()
 
 
 def build(
@@ -229,12 +337,87 @@ def build(
     keypoints: str | None = None,
     seed: int | None = None,
     noise_px: float | None = None,
+    synthetic: Mapping[str, Any] | None = None,
 ) -> _PoseBuilder:
-    """Builds (or reuses a complete earlier build of) a dataset and returns its builder."""
-    builder = make_builder(name, data_dir=data_dir, keypoints=keypoints, seed=seed, noise_px=noise_px)
-    dl_config = tfds.download.DownloadConfig(manual_dir=None if manual_dir is None else str(manual_dir))
-    builder.download_and_prepare(download_config=dl_config)
+    """Builds (or reuses a complete earlier build of) a dataset and returns its builder.
+
+    A build from a manual folder is reused while that folder's files are unchanged; when they
+    changed (or another folder is given), the build is replaced with a warning. Without
+    ``manual_dir``, an existing build is used as it is.
+    """
+    with _quiet_absl():  # TFDS warns on every custom config ("Using custom data configuration")
+        builder = make_builder(
+            name, data_dir=data_dir, keypoints=keypoints, seed=seed, noise_px=noise_px, synthetic=synthetic
+        )
+    fingerprint = _source_fingerprint(manual_dir)
+    record = Path(builder.data_dir) / _SOURCE_FILE
+    if _is_prepared(builder) and fingerprint is not None:
+        old = json.loads(record.read_text()) if record.exists() else None
+        if old != fingerprint:
+            made_from = old["manual_dir"] if old else "unrecorded files"
+            warnings.warn(
+                f"{name}: the build in {builder.data_dir} was made from {made_from}; the files in "
+                f"{fingerprint['manual_dir']} differ, so it is rebuilt",
+                stacklevel=2,
+            )
+            shutil.rmtree(builder.data_dir)
+            builder = make_builder(
+                name,
+                data_dir=data_dir,
+                keypoints=keypoints,
+                seed=seed,
+                noise_px=noise_px,
+                synthetic=synthetic,
+            )
+    if not _is_prepared(builder):
+        dl_config = tfds.download.DownloadConfig(manual_dir=None if manual_dir is None else str(manual_dir))
+        print(f"building {name} into {builder.data_dir} (first use)", file=sys.stderr)
+        # TFDS reports progress on stdout; keep stdout for the caller's results (and no bars).
+        tfds.disable_progress_bar()
+        with contextlib.redirect_stdout(sys.stderr):
+            builder.download_and_prepare(download_config=dl_config)
+        if fingerprint is not None:
+            record.write_text(json.dumps(fingerprint))
     return builder
+
+
+def read_split(builder: tfds.core.DatasetBuilder, split: str) -> list[Any]:
+    """A built split as the dataset's records (:class:`PoseSequence`, ...), in the reader's order."""
+    record = dataset(builder.name).record
+    source = builder.as_data_source()[split]
+    return [record.from_example(source[i]) for i in range(len(source))]
+
+
+def load_splits(
+    name: str,
+    *,
+    manual_dir: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    keypoints: str | None = None,
+    synthetic: Mapping[str, Any] | None = None,
+    manual_dir_key: str = "--manual_dir",
+) -> dict[str, list[PoseSequence]]:
+    """The one data path of every task: build ``name`` into ``data_dir`` on first use (TFDS's
+    default data dir when None), then read its splits back from the array_record files.
+
+    ``manual_dir_key`` names the setting in the error raised when a dataset that needs the user's
+    files has neither a manual folder nor an earlier build.
+    """
+    entry = dataset(name)
+    if not entry.uses_keypoints:
+        keypoints = None
+    if not manual_dir and entry.needs_manual_dir:
+        builder = make_builder(name, data_dir=data_dir, keypoints=keypoints)
+        if not _is_prepared(builder):
+            raise ValueError(entry.missing_manual_dir_message(manual_dir_key))
+    builder = build(
+        name,
+        manual_dir=manual_dir or None,
+        data_dir=data_dir,
+        keypoints=keypoints,
+        synthetic=synthetic if name == "synthetic" else None,
+    )
+    return {split: read_split(builder, split) for split in sorted(builder.info.splits)}
 
 
 def _text(x: Any) -> str:
@@ -276,11 +459,12 @@ def split_arrays(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, Any
 def summarize(builder: tfds.core.DatasetBuilder) -> dict[str, Any]:
     """The one-line summary the CLI prints: name, config, per-split sequences and frames, joints."""
     sources = builder.as_data_source()
+    field = "keypoints_px" if builder.name == "penn_action" else "pose_2d"
     splits = {}
     for split, source in sorted(sources.items()):
         frames = 0
         for i in range(len(source)):
-            frames += int(np.shape(source[i]["pose_2d"])[0])
+            frames += int(np.shape(source[i][field])[0])
         splits[split] = {"sequences": len(source), "frames": frames}
     return {
         "name": builder.name,
@@ -288,6 +472,7 @@ def summarize(builder: tfds.core.DatasetBuilder) -> dict[str, Any]:
         "version": str(builder.version),
         "splits": splits,
         "num_joints": builder.NUM_JOINTS,
+        "skeleton": dataset(builder.name).skeleton.name,
         "data_dir": str(builder.data_dir),
         "file_format": "array_record",
     }

@@ -206,6 +206,25 @@ def intrinsics_vector(camera: Camera) -> np.ndarray:
     return np.concatenate([f, c, camera.k, camera.p[::-1]]).astype(np.float32)
 
 
+def camera_from_intrinsics(camera_id: str, intrinsics: Any, res_w: int, res_h: int) -> Camera:
+    """Inverse of :func:`intrinsics_vector` for a camera of size ``res_w`` x ``res_h``.
+
+    The extrinsics are not part of the vector: the camera gets ``R = I`` and ``T = 0`` (poses
+    stored per camera are already in its frame). An all-zero vector gives a camera without
+    intrinsics.
+    """
+    v = np.asarray(intrinsics, dtype=np.float64).reshape(9)
+    kwargs: dict[str, Any] = {}
+    if np.any(v):
+        kwargs = {
+            "focal": v[:2] * res_w / 2,
+            "center": image_coordinates(v[2:4], res_w, res_h),
+            "k": v[4:7],
+            "p": v[7:9][::-1],
+        }
+    return Camera(str(camera_id), int(res_w), int(res_h), np.eye(3), np.zeros(3), **kwargs)
+
+
 def project_normalized(x_cam: Any, intrinsics: Any) -> np.ndarray:
     """VideoPose3D's ``project_to_2d``: camera-frame (..., 3) + (..., 9) intrinsics -> normalized (..., 2).
 

@@ -7,7 +7,15 @@ Human3.6M, 2D obtained by projecting them with the published cameras (a ``gt``-l
 
 from pathlib import Path
 
-__all__ = ["H36M_ACTIONS", "HUMANEVA_ACTIONS", "body_motion", "write_h36m", "write_humaneva"]
+__all__ = [
+    "H36M_ACTIONS",
+    "HUMANEVA_ACTIONS",
+    "PENN_ACTION_VIDEOS",
+    "body_motion",
+    "write_h36m",
+    "write_humaneva",
+    "write_penn_action",
+]
 
 import numpy as np
 
@@ -77,3 +85,90 @@ def write_humaneva(folder: Path, source: str = "gt") -> dict:
         metadata={"layout_name": "humaneva15", "num_joints": 15},
     )
     return pos3
+
+
+# (video_id, action, view, train, frames, bbox rows): both splits, several actions, one video with
+# fewer bbox rows than frames (as some videos of the real release have).
+PENN_ACTION_VIDEOS: tuple[tuple[str, str, str, bool, int, int], ...] = (
+    ("0001", "baseball_pitch", "right", True, 24, 24),
+    ("0002", "baseball_pitch", "front", False, 30, 30),
+    ("0003", "golf_swing", "left", True, 41, 37),
+    ("0004", "jumping_jacks", "front", False, 20, 20),
+    ("0005", "tennis_serve", "back", True, 60, 60),
+    ("0006", "squat", "front", False, 33, 33),
+)
+
+# A standing figure in a 640x480 image, Penn Action joint order (head, l/r shoulder, elbow, wrist,
+# hip, knee, ankle); the subject faces the camera, so its left side is on the image's right.
+_PENN_BASE_POSE = np.array(
+    [
+        [320, 100],
+        [350, 150],
+        [290, 150],
+        [365, 210],
+        [275, 210],
+        [370, 265],
+        [270, 265],
+        [340, 270],
+        [300, 270],
+        [345, 350],
+        [295, 350],
+        [348, 430],
+        [292, 430],
+    ],
+    dtype=np.float64,
+)
+
+
+def write_penn_action(
+    folder: Path,
+    videos: tuple[tuple[str, str, str, bool, int, int], ...] = PENN_ACTION_VIDEOS,
+) -> dict[str, dict]:
+    """Writes fake Penn Action label files ``folder/labels/NNNN.mat`` in the release's format.
+
+    Each video (``(video_id, action, view, train, frames, bbox_rows)``) gets a deterministic,
+    smoothly moving 13-joint figure; about 10% of the joints are marked invisible and hold garbage
+    coordinates (zeros or random points in the image); ``bbox`` is the box of the visible joints
+    with a margin, cut to ``bbox_rows`` rows.
+
+    Returns:
+      {video_id: the dict passed to ``scipy.io.savemat``} (x, y (T, 13) float64, visibility (T, 13)
+      uint8, bbox (bbox_rows, 4), dimensions [H W T], nframes, train 1/-1, action, pose).
+    """
+    import scipy.io
+
+    labels = Path(folder) / "labels"
+    labels.mkdir(parents=True, exist_ok=True)
+    written: dict[str, dict] = {}
+    for i, (video_id, action, view, train, frames, bbox_rows) in enumerate(videos):
+        rng = np.random.default_rng(1000 + i)
+        height, width = (480, 640) if i % 2 == 0 else (360, 480)
+        t = np.arange(frames)[:, None, None]
+        phase = rng.uniform(0, 2 * np.pi, size=(1, 13, 1))
+        swing = 25.0 * np.sin(2 * np.pi * t / rng.uniform(12, 30) + phase)
+        scale = 0.6 if i % 2 else 1.0
+        pose = scale * _PENN_BASE_POSE[None] + swing + rng.normal(scale=2.0, size=(frames, 13, 2))
+        pose += np.cumsum(rng.normal(scale=1.5, size=(frames, 1, 2)), axis=0)
+        visible = rng.uniform(size=(frames, 13)) > 0.1
+        hidden = np.argwhere(~visible)
+        for k, (f, j) in enumerate(hidden):
+            pose[f, j] = 0.0 if k % 2 else rng.uniform([0, 0], [width, height])
+        pose = np.round(pose, 2)
+        bbox = np.zeros((frames, 4))
+        for f in range(frames):
+            pts = pose[f, visible[f]] if visible[f].any() else pose[f]
+            bbox[f] = [*(pts.min(0) - 10), *(pts.max(0) + 10)]
+        mat = {
+            "x": pose[..., 0],
+            "y": pose[..., 1],
+            "visibility": visible.astype(np.uint8),
+            "bbox": np.round(bbox[:bbox_rows], 2),
+            "dimensions": np.array([height, width, frames], dtype=np.float64),
+            "nframes": frames,
+            "train": 1 if train else -1,
+            "action": action,
+            "pose": view,
+        }
+        scipy.io.savemat(str(labels / f"{video_id}.mat"), mat)
+        written[video_id] = mat
+    return written

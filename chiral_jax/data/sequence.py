@@ -15,6 +15,7 @@ import numpy as np
 
 from chiral_jax.data.cameras import (
     Camera,
+    camera_from_intrinsics,
     intrinsics_vector,
     normalize_screen_coordinates,
     project_to_pixels,
@@ -89,6 +90,30 @@ class PoseSequence:
             "resolution": np.array([self.camera.res_w, self.camera.res_h], dtype=np.int32),
             "fps": np.float32(self.fps),
         }
+
+    @classmethod
+    def from_example(cls, example: dict[str, Any]) -> PoseSequence:
+        """The sequence stored as a TFDS example (inverse of :meth:`to_example`).
+
+        The camera keeps its id, resolution and intrinsics; its extrinsics are not stored (the
+        poses are already in its frame), so it has ``R = I``, ``T = 0``.
+        """
+
+        def text(x: Any) -> str:
+            return x.decode() if isinstance(x, bytes) else str(x)
+
+        w, h = (int(v) for v in np.asarray(example["resolution"]))
+        camera = camera_from_intrinsics(text(example["camera_id"]), example["intrinsics"], w, h)
+        return cls(
+            subject=text(example["subject"]),
+            action=text(example["action"]),
+            camera=camera,
+            **{
+                k: np.asarray(example[k], np.float32)
+                for k in ("pose_2d_px", "pose_2d", "pose_3d", "trajectory")
+            },
+            fps=float(np.asarray(example["fps"])),
+        )
 
     def slice(self, start: int, stop: int) -> PoseSequence:
         """Frames ``[start, stop)`` as a new sequence (arrays are views)."""

@@ -109,9 +109,9 @@ class _Forecaster(nnx.Module):
 
     def _check(self, observed: Array, targets: Array | None, horizon: int) -> None:
         name, size = type(self).__name__, self.pose_spec.size
-        if getattr(observed, "ndim", 0) != 3 or observed.shape[-1] != size or observed.shape[1] < 2:
+        if getattr(observed, "ndim", 0) != 3 or observed.shape[-1] != size or observed.shape[1] < 1:
             raise ValueError(
-                f"{name}: expected observed poses (batch, frames >= 2, {size}), got "
+                f"{name}: expected observed poses (batch, frames >= 1, {size}), got "
                 f"{tuple(getattr(observed, 'shape', ()))}"
             )
         if targets is not None and tuple(targets.shape) != (observed.shape[0], horizon, size):
@@ -131,7 +131,8 @@ class _Forecaster(nnx.Module):
         """Forecasts the next ``horizon`` poses.
 
         Args:
-          observed: ``(batch, frames, pose_spec.size)`` observed poses (at least 2 frames).
+          observed: ``(batch, frames, pose_spec.size)`` observed poses (with one frame, the
+            velocity input is zero).
           targets: ``(batch, horizon, pose_spec.size)`` ground truth, used for teacher forcing
             while training (ignored at evaluation or with ``teacher_forcing=0``).
           horizon: steps to forecast (default ``self.horizon``).
@@ -149,7 +150,9 @@ class _Forecaster(nnx.Module):
             centre = jnp.zeros((observed.shape[0], 1, self.pose_spec.size), observed.dtype)
             scale = jnp.ones((observed.shape[0], 1, 1), observed.dtype)
         obs = (observed - centre) / scale
-        if self.velocity == "initial":
+        if obs.shape[1] == 1:  # the present pose alone: no velocity is known
+            vel = jnp.zeros_like(obs)
+        elif self.velocity == "initial":
             vel = jnp.broadcast_to(obs[:, 1:2] - obs[:, 0:1], obs.shape)
         else:
             vel = jnp.concatenate([jnp.zeros_like(obs[:, :1]), obs[:, 1:] - obs[:, :-1]], axis=1)

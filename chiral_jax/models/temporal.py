@@ -28,7 +28,7 @@ from flax import nnx
 
 from chiral_jax import functional
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
-from chiral_jax.nn import ChiralActivation, ChiralBatchNorm, ChiralConv1d, ChiralDropout
+from chiral_jax.nn import BatchNorm, ChiralActivation, ChiralBatchNorm, ChiralConv1d, ChiralDropout
 from chiral_jax.spec import ChiralSpec
 
 __all__ = ["ChiralTemporalModel", "TemporalModel", "hidden_spec_for"]
@@ -191,8 +191,8 @@ class TemporalModel(_TemporalBase):
         def conv(a: int, b: int, k: int, bias: bool = False) -> nnx.Conv:
             return nnx.Conv(a, b, (k,), padding="VALID", use_bias=bias, param_dtype=dtype, rngs=rngs)
 
-        def bn() -> nnx.BatchNorm:
-            return nnx.BatchNorm(channels, momentum=momentum, param_dtype=dtype, rngs=rngs)
+        def bn() -> BatchNorm:  # Flax's, with the momentum as state (chiral_jax.nn.BatchNorm)
+            return BatchNorm(channels, momentum=momentum, param_dtype=dtype, rngs=rngs)
 
         self.expand_conv, self.expand_bn = conv(in_features, channels, self.filter_widths[0]), bn()
         self.layers_conv = nnx.List(

@@ -3,10 +3,12 @@
 from chiral_jax.nn.conv import ChiralConv1d
 from chiral_jax.nn.elementwise import ChiralActivation, ChiralDropout
 from chiral_jax.nn.linear import ChiralInvariant, ChiralLinear
-from chiral_jax.nn.norm import ChiralBatchNorm
+from chiral_jax.nn.norm import BatchNorm, BatchNormMomentum, ChiralBatchNorm
 from chiral_jax.nn.recurrent import ChiralGRU, ChiralGRUCell, ChiralLSTM, ChiralLSTMCell, unsigned
 
 __all__ = [
+    "BatchNorm",
+    "BatchNormMomentum",
     "ChiralActivation",
     "ChiralBatchNorm",
     "ChiralConv1d",

@@ -1,4 +1,9 @@
-"""Chiral batch normalization."""
+"""Batch normalization: the chiral layer, and Flax's with its momentum held as state.
+
+Both layers keep their momentum (Flax's convention: the weight of the running average) in a
+:class:`BatchNormMomentum` variable from construction, so a trainer can schedule it through the
+state (``nnx.state(model, BatchNormMomentum)``) inside a jitted step without recompiling.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,28 @@ from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd
 from chiral_jax.spec import ChiralSpec
 
+__all__ = ["BatchNorm", "BatchNormMomentum", "ChiralBatchNorm"]
+
 Array = jax.Array
+
+
+class BatchNormMomentum(nnx.Variable):
+    """A batch norm's momentum (float32 scalar) held as state: changing it does not recompile a step."""
+
+
+def _momentum(momentum: float | Array) -> BatchNormMomentum:
+    return BatchNormMomentum(jnp.asarray(momentum, jnp.float32))
+
+
+class BatchNorm(nnx.BatchNorm):
+    """``flax.nnx.BatchNorm`` whose ``momentum`` is a :class:`BatchNormMomentum` from construction.
+
+    Same arguments and behaviour as Flax's layer (``nnx.BatchNorm.__call__`` computes
+    ``momentum * mean + (1 - momentum) * batch_mean`` and a Variable multiplies like its value).
+    """
+
+    def __init__(self, num_features: int, *, momentum: float = 0.99, **kwargs: Any):
+        super().__init__(num_features, momentum=_momentum(momentum), **kwargs)  # type: ignore[arg-type]
 
 
 class ChiralBatchNorm(nnx.Module):
@@ -26,6 +52,7 @@ class ChiralBatchNorm(nnx.Module):
     Attributes:
       scale: (spec.num_orbits,); bias: (spec.num_even,).
       mean: running mean (spec.num_even,) (BatchStat); var: running variance (spec.num_orbits,).
+      momentum: the running averages' momentum, a float32 scalar :class:`BatchNormMomentum`.
     """
 
     def __init__(
@@ -41,7 +68,8 @@ class ChiralBatchNorm(nnx.Module):
         rngs: nnx.Rngs | None = None,
     ):
         del rngs  # no random initialization; accepted for a uniform constructor
-        self.spec, self.momentum, self.epsilon = spec, momentum, epsilon
+        self.spec, self.epsilon = spec, epsilon
+        self.momentum = _momentum(momentum)
         self.use_running_average = use_running_average
         free = tying.init_batch_norm(spec, dtype)
         self.scale = nnx.Param(free["scale"]) if use_scale else None
@@ -55,8 +83,7 @@ class ChiralBatchNorm(nnx.Module):
             mean, var = self.mean[...], self.var[...]
         else:
             mean, var = functional.batch_norm_statistics(x, self.spec)
-            # A float, or a Variable when a trainer schedules it (chiral_jax.train).
-            m = self.momentum[...] if isinstance(self.momentum, nnx.Variable) else self.momentum
+            m = self.momentum[...]
             for stat, new in ((self.mean, mean), (self.var, var)):
                 new = jax.lax.stop_gradient(new).astype(stat[...].dtype)
                 stat[...] = m * stat[...] + (1.0 - m) * new

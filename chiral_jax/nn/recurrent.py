@@ -1,7 +1,7 @@
 """Chiral recurrent layers: LSTM and GRU cells and their stacked, scanned sequence layers.
 
 The equations are the standard ones (PyTorch's / Flax's). What makes them chiral is the
-representation every pre-activation lives in (ARCHITECTURE.md section 3):
+representation every pre-activation lives in (docs/design.md section 4):
 
 * the **gates** (LSTM input, forget, output; GRU reset, update) take the hidden spec's permutation
   *without signs*, :func:`unsigned` ``(hidden_spec)``: ``sigmoid`` is not odd, but on a spec that

@@ -1,11 +1,13 @@
-"""2D -> 3D pose lifting end to end: data by name, model variants, training, evaluation with TTA.
+"""2D -> 3D pose lifting as a :class:`~chiral_jax.tasks.runner.Task`: chiral VideoPose3D nets
+against their dense baseline.
 
-``train_and_evaluate(config, workdir)`` is what ``experiments/lift3d.py`` runs. For every variant
-(chiral at equal width / equal parameters, per hidden-spec choice; the dense baseline with and
-without mirror augmentation) and every seed it trains the strided model with the shared
-:class:`~chiral_jax.train.Trainer` in ``workdir/<variant>/seed<k>``, evaluates the dilated model on
-whole test sequences (MPJPE, P-MPJPE, N-MPJPE, MPJVE, per action; the baseline also with test-time
-flip averaging) and writes ``workdir/results.json``, ``workdir/results.md`` and plots.
+``train_and_evaluate(config, workdir)`` is what ``experiments/lift3d.py`` runs: the shared runner
+trains every variant (chiral at equal width / equal parameters, per hidden-spec choice; the dense
+baseline with and without mirror augmentation) and seed on windows of the training sequences (the
+TFDS build of ``data.name``, fed through grain), evaluates the dilated model on whole test
+sequences (MPJPE, P-MPJPE, N-MPJPE, MPJVE, per action; the baseline also with test-time flip
+averaging) and writes ``workdir/results.json``, ``results.md`` and plots. ``run_sweep`` is the
+limited-data study (one run per training subset).
 """
 
 from __future__ import annotations
@@ -22,32 +24,35 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 from flax import nnx
 
 from chiral_jax import metrics, skeletons
-from chiral_jax.data import (
-    MirrorAugment,
-    PoseSequence,
-    PoseWindows,
-    by_actions,
-    by_fraction,
-    by_subjects,
-    load_cmu_mocap,
-    load_h36m_npz,
-    load_humaneva_npz,
-    load_synthetic,
-)
+from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_actions, by_fraction, by_subjects
+from chiral_jax.data.builders import load_splits
+from chiral_jax.data.pipeline import window_batches
+from chiral_jax.data.registry import DATASETS
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
 from chiral_jax.spec import ChiralSpec
-from chiral_jax.train import Trainer, amsgrad_torch, exponential_decay_per_step
+from chiral_jax.tasks import runner
+from chiral_jax.tasks.runner import Column, TrainingSetup, machine_description, num_params
+from chiral_jax.train import amsgrad_torch
 
 __all__ = [
+    "LIFTING",
+    "LiftingData",
+    "LiftingTask",
     "Variant",
+    "dilated_apply",
     "evaluate",
     "load_data",
+    "machine_description",
     "make_model",
+    "mpjpe_loss",
+    "num_params",
     "parse_sweep_entry",
     "predict",
+    "results_table",
     "run_sweep",
     "train_and_evaluate",
     "variants",
@@ -55,8 +60,7 @@ __all__ = [
 
 Array = jax.Array
 
-_SKELETON = {"synthetic": skeletons.H36M, "cmu_mocap": skeletons.H36M, "h36m": skeletons.H36M}
-_SKELETON["humaneva"] = skeletons.HUMANEVA15
+LIFTING_DATASETS = ("synthetic", "cmu_mocap", "h36m", "humaneva")
 
 
 # ---------------------------------------------------------------------------------- data
@@ -67,21 +71,27 @@ def load_data(
 ) -> tuple[list[PoseSequence], list[PoseSequence], skeletons.Skeleton]:
     """Train and test sequences for ``data.name`` and the skeleton they use.
 
-    Keys: ``name`` (synthetic | cmu_mocap | h36m | humaneva), ``manual_dir``, ``keypoints``,
-    ``subjects_train`` / ``subjects_test`` (empty: the dataset's standard split),
-    ``train_fraction`` (of each training take's frames, deterministic), ``actions`` (optional).
+    The sequences are read from the dataset's TFDS build in ``data.data_dir`` (TFDS's default
+    when empty), which is built from the user's files on first use.
+
+    Keys: ``name`` (synthetic | cmu_mocap | h36m | humaneva), ``manual_dir``, ``data_dir``,
+    ``keypoints``, ``synthetic`` (generator options), ``subjects_train`` / ``subjects_test``
+    (empty: the dataset's standard split), ``train_fraction`` (of each training take's frames,
+    deterministic), ``actions`` (optional).
     """
     name = data.name
-    if name == "synthetic":
-        splits = load_synthetic(**dict(data.get("synthetic", {})))
-    elif name == "cmu_mocap":
-        splits = load_cmu_mocap(_manual_dir(data, "the CMU subject folders (02/, 03/)"))
-    elif name == "h36m":
-        splits = load_h36m_npz(_manual_dir(data, "data_3d_h36m.npz"), data.keypoints)
-    elif name == "humaneva":
-        splits = load_humaneva_npz(_manual_dir(data, "data_3d_humaneva15.npz"), data.keypoints)
-    else:
-        raise ValueError(f"data.name must be synthetic, cmu_mocap, h36m or humaneva, got {name!r}")
+    if name not in LIFTING_DATASETS:
+        raise ValueError(
+            f"data.name must be {', '.join(LIFTING_DATASETS[:-1])} or {LIFTING_DATASETS[-1]}, got {name!r}"
+        )
+    splits = load_splits(
+        name,
+        manual_dir=data.get("manual_dir") or None,
+        data_dir=data.get("data_dir") or None,
+        keypoints=data.get("keypoints") or "gt",
+        synthetic=dict(data.get("synthetic", {})),
+        manual_dir_key="--config.data.manual_dir",
+    )
     every = splits["train"] + splits["test"]
     train = by_subjects(every, data.subjects_train) if data.subjects_train else splits["train"]
     test = by_subjects(every, data.subjects_test) if data.subjects_test else splits["test"]
@@ -95,16 +105,7 @@ def load_data(
             f"check data.subjects_train={tuple(data.subjects_train)}, "
             f"data.subjects_test={tuple(data.subjects_test)}, data.train_fraction={data.train_fraction}"
         )
-    return train, test, _SKELETON[name]
-
-
-def _manual_dir(data: ml_collections.ConfigDict, what: str) -> str:
-    if not data.manual_dir:
-        raise ValueError(
-            f"data.name={data.name} reads the user's files: set --config.data.manual_dir to the "
-            f"folder with {what}"
-        )
-    return data.manual_dir
+    return train, test, DATASETS[name].skeleton
 
 
 # ---------------------------------------------------------------------------------- models
@@ -179,10 +180,6 @@ def make_model(
     )
 
 
-def num_params(model: nnx.Module) -> int:
-    return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
-
-
 # ---------------------------------------------------------------------------------- evaluation
 
 
@@ -233,6 +230,26 @@ def predict(
     return [p[:t] for p, t in zip(preds, lengths, strict=True)], frames / seconds
 
 
+def dilated_apply(
+    model: nnx.Module, skeleton: skeletons.Skeleton, *, flip_average: bool = False
+) -> tuple[Callable[[Any, Array], Array], Any]:
+    """``(apply, state)``: ``apply(state, x)`` runs the eval-mode dilated net of ``model`` on
+    ``x`` (B, T + R - 1, J * 2) -> (B, T, J * 3); with ``flip_average`` it returns the test-time
+    augmentation ``0.5 * (F(x) + T_out F(T_in x))``. Puts ``model`` in eval mode."""
+    model.eval()
+    graphdef, state = nnx.split(model)
+    spec_in, spec_out = skeleton.spec(2), skeleton.spec(3)
+
+    def apply(state: Any, x: Array) -> Array:
+        net = nnx.merge(graphdef, state, copy=True)
+        y = net(x, strided=False)
+        if flip_average:
+            y = 0.5 * (y + spec_out.transform(net(spec_in.transform(x), strided=False)))
+        return y
+
+    return apply, state
+
+
 def evaluate(
     model: nnx.Module,
     test: Sequence[PoseSequence],
@@ -247,21 +264,11 @@ def evaluate(
 
     ``flip_average``: test-time augmentation, the average of ``F(x)`` and ``T_out F(T_in x)``.
     """
-    model.eval()
-    graphdef, state = nnx.split(model)
-    spec_in, spec_out = skeleton.spec(2), skeleton.spec(3)
-
-    def apply(x: Array) -> Array:
-        net = nnx.merge(graphdef, state, copy=True)
-        y = net(x, strided=False)
-        if flip_average:
-            y = 0.5 * (y + spec_out.transform(net(spec_in.transform(x), strided=False)))
-        return y
-
+    apply, state = dilated_apply(model, skeleton, flip_average=flip_average)
     windows = PoseWindows.from_sequences(
         test, receptive_field=receptive_field, causal=causal, flatten=True, with_intrinsics=False
     )
-    preds, fps = predict(apply, windows, chunk=chunk)
+    preds, fps = predict(lambda x: apply(state, x), windows, chunk=chunk)
     j = skeleton.num_joints
     per_seq = [(p.reshape(-1, j, 3), s.pose_3d) for p, s in zip(preds, test, strict=True)]
     pred_all = np.concatenate([p for p, _ in per_seq])
@@ -282,10 +289,12 @@ def evaluate(
     }
 
 
-# ---------------------------------------------------------------------------------- training
+# ---------------------------------------------------------------------------------- the task
 
 
-def _loss_fn(num_joints: int) -> Callable[[nnx.Module, dict[str, Array]], tuple[Array, dict[str, Array]]]:
+def mpjpe_loss(num_joints: int) -> Callable[[nnx.Module, dict[str, Array]], tuple[Array, dict[str, Array]]]:
+    """The training loss of the strided net: MPJPE (metres) of ``batch["targets"]``; also in mm."""
+
     def loss_fn(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict[str, Array]]:
         pred = model(batch["inputs"], strided=True)
         shape = (*pred.shape[:-1], num_joints, 3)
@@ -295,181 +304,125 @@ def _loss_fn(num_joints: int) -> Callable[[nnx.Module, dict[str, Array]], tuple[
     return loss_fn
 
 
-def train_variant(
-    variant: Variant,
-    seed: int,
-    config: ml_collections.ConfigDict,
-    train: Sequence[PoseSequence],
-    test: Sequence[PoseSequence],
-    skeleton: skeletons.Skeleton,
-    workdir: str,
-) -> dict[str, Any]:
-    """Trains one variant and seed in ``workdir`` (resuming if checkpoints exist); evaluates it."""
-    widths = tuple(config.model.filter_widths)
-    r = math.prod(widths)
-    model = make_model(
-        variant,
-        skeleton,
-        filter_widths=widths,
-        dropout=config.model.dropout,
-        causal=config.model.causal,
-        seed=seed,
+@dataclasses.dataclass(frozen=True)
+class LiftingData:
+    """What every lifting run reads: the splits and their skeleton."""
+
+    name: str
+    train: list[PoseSequence]
+    test: list[PoseSequence]
+    skeleton: skeletons.Skeleton
+
+
+class LiftingTask(runner.Task):
+    """2D -> 3D lifting with VideoPose3D's temporal conv nets (strided training, dilated testing)."""
+
+    name = "Lifting"
+    summary_keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "eval_frames_per_second")
+    columns = (
+        Column("MPJPE (mm)", "mpjpe_mm"),
+        Column("P-MPJPE (mm)", "p_mpjpe_mm"),
+        Column("N-MPJPE (mm)", "n_mpjpe_mm"),
+        Column("MPJVE (mm)", "mpjve_mm"),
+        Column("eval frames/s", "eval_frames_per_second", ".0f"),
     )
-    windows = PoseWindows.from_sequences(
-        train, receptive_field=r, causal=config.model.causal, flatten=True, with_intrinsics=False
-    )
-    bs = config.train.batch_size
-    steps = windows.num_batches(bs, drop_remainder=True)
-    if steps == 0:
-        raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
-    augment = MirrorAugment(0.5, skeleton_in=skeleton, skeleton_out=skeleton) if variant.augment else None
+    primary_metric = "mpjpe_mm"
+    final_metrics = ("train_mpjpe_mm",)
 
-    def batches(epoch: int):
-        for b in windows.batches(bs, seed=seed, epoch=epoch, drop_remainder=True, augment=augment):
-            yield {"inputs": b["inputs"], "targets": b["targets"]}
+    def load_data(self, config: ml_collections.ConfigDict) -> LiftingData:
+        train, test, skeleton = load_data(config.data)
+        return LiftingData(config.data.name, train, test, skeleton)
 
-    lr = exponential_decay_per_step(config.train.lr, config.train.lr_decay, config.train.lr_decay_steps)
-    trainer = Trainer(
-        model,
-        amsgrad_torch(lr),
-        _loss_fn(skeleton.num_joints),
-        workdir=workdir,
-        best_metric="train_loss",
-        progress=config.get("progress", True),
-    )
-    t0 = time.perf_counter()
-    trainer.fit(batches, epochs=config.train.epochs, steps_per_epoch=steps)
-    train_seconds = time.perf_counter() - t0
-    model = trainer.model
-    result: dict[str, Any] = {
-        "name": variant.name,
-        "kind": variant.kind,
-        "hidden": variant.hidden if variant.kind == "chiral" else "dense",
-        "activation": variant.activation,
-        "channels": variant.channels,
-        "matched": variant.matched,
-        "augment": variant.augment,
-        "seed": seed,
-        "params": num_params(model),
-        "train_seconds": train_seconds,  # wall time of this call: compilation, checkpoints, data included
-        "final_train_mpjpe_mm": trainer_history_last(workdir),
-    }
-    kwargs = dict(receptive_field=r, causal=config.model.causal)
-    result.update(evaluate(model, test, skeleton, **kwargs))
-    if variant.kind == "baseline" and config.eval.test_time_augmentation:
-        result["tta"] = evaluate(model, test, skeleton, flip_average=True, **kwargs)
-    with open(os.path.join(workdir, "result.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    return result
+    def describe_data(self, data: LiftingData) -> dict[str, Any]:
+        return {
+            "name": data.name,
+            "train_frames": sum(len(s.pose_3d) for s in data.train),
+            "test_frames": sum(len(s.pose_3d) for s in data.test),
+        }
+
+    def variants(self, config: ml_collections.ConfigDict) -> list[Variant]:
+        return variants(config.model, config.train.augment)
+
+    def describe_variant(self, variant: Variant) -> dict[str, Any]:
+        return {
+            "name": variant.name,
+            "kind": variant.kind,
+            "hidden": variant.hidden if variant.kind == "chiral" else "dense",
+            "activation": variant.activation,
+            "channels": variant.channels,
+            "matched": variant.matched,
+            "augment": variant.augment,
+        }
+
+    def setup(
+        self, variant: Variant, seed: int, data: LiftingData, config: ml_collections.ConfigDict
+    ) -> TrainingSetup:
+        widths = tuple(config.model.filter_widths)
+        model = make_model(
+            variant,
+            data.skeleton,
+            filter_widths=widths,
+            dropout=config.model.dropout,
+            causal=config.model.causal,
+            seed=seed,
+        )
+        windows = PoseWindows.from_sequences(
+            data.train,
+            receptive_field=math.prod(widths),
+            causal=config.model.causal,
+            flatten=True,
+            with_intrinsics=False,
+        )
+        bs = config.train.batch_size
+        steps = windows.num_batches(bs, drop_remainder=True)
+        if steps == 0:
+            raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
+        sk = data.skeleton
+        augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk) if variant.augment else None
+
+        def batches(epoch: int) -> Any:
+            return window_batches(
+                windows,
+                bs,
+                seed=seed,
+                epoch=epoch,
+                augment=augment,
+                process_index=jax.process_index(),
+                process_count=jax.process_count(),
+            )
+
+        lr = optax.exponential_decay(
+            config.train.lr, transition_steps=config.train.lr_decay_steps, decay_rate=config.train.lr_decay
+        )
+        return TrainingSetup(
+            model, amsgrad_torch(lr), mpjpe_loss(sk.num_joints), batches, steps, config.train.epochs
+        )
+
+    def evaluate(
+        self, model: nnx.Module, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
+    ) -> dict[str, Any]:
+        kwargs = dict(receptive_field=math.prod(config.model.filter_widths), causal=config.model.causal)
+        out = evaluate(model, data.test, data.skeleton, **kwargs)
+        if variant.kind == "baseline" and config.eval.test_time_augmentation:
+            out["tta"] = evaluate(model, data.test, data.skeleton, flip_average=True, **kwargs)
+        return out
+
+    def title(self, results: dict[str, Any]) -> str:
+        d = results["data"]
+        return f"Lifting results: {d['name']} ({d['train_frames']} train / {d['test_frames']} test frames)"
 
 
-def trainer_history_last(workdir: str) -> float | None:
-    from chiral_jax.train import read_metrics
-
-    rows = read_metrics(workdir)
-    return rows[-1].get("train_mpjpe_mm") if rows else None
+LIFTING = LiftingTask()
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs every variant x seed of ``config``; writes results.json / results.md / plots in ``workdir``."""
-    os.makedirs(workdir, exist_ok=True)
-    train, test, skeleton = load_data(config.data)
-    seeds = [config.seed + k for k in range(config.num_seeds)]
-    runs = []
-    for variant in variants(config.model, config.train.augment):
-        for seed in seeds:
-            run_dir = os.path.join(workdir, variant.name, f"seed{seed}")
-            runs.append(train_variant(variant, seed, config, train, test, skeleton, run_dir))
-    results = {
-        "config": config.to_dict(),
-        "data": {
-            "name": config.data.name,
-            "train_frames": sum(len(s.pose_3d) for s in train),
-            "test_frames": sum(len(s.pose_3d) for s in test),
-        },
-        "machine": machine_description(),
-        "models": runs,
-        "summary": summarize(runs),
-    }
-    with open(os.path.join(workdir, "results.json"), "w") as f:
-        json.dump(results, f, indent=1, default=float)
-    with open(os.path.join(workdir, "results.md"), "w") as f:
-        f.write(results_table(results))
-    return results
-
-
-def machine_description() -> str:
-    import platform
-
-    dev = jax.devices()[0]
-    return (
-        f"{platform.machine()} {os.cpu_count()} cores, {len(jax.devices())}x {dev.platform}:"
-        f"{dev.device_kind}, jax {jax.__version__}"
-    )
-
-
-_SUMMARY_KEYS = (
-    "mpjpe_mm",
-    "p_mpjpe_mm",
-    "n_mpjpe_mm",
-    "mpjve_mm",
-    "eval_frames_per_second",
-    "train_seconds",
-)
-
-
-def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and standard deviation over seeds per variant (and per TTA setting)."""
-    rows = []
-    names = list(dict.fromkeys(r["name"] for r in runs))
-    for name in names:
-        group = [r for r in runs if r["name"] == name]
-        for tta in (False, True):
-            if tta and "tta" not in group[0]:
-                continue
-            src = [r["tta"] if tta else r for r in group]
-            row = {
-                "name": name + (" + TTA" if tta else ""),
-                "kind": group[0]["kind"],
-                "params": group[0]["params"],
-                "seeds": len(group),
-            }
-            for k in _SUMMARY_KEYS:
-                vals = [s[k] for s in src if s.get(k) is not None]
-                if not vals and tta:  # training time is the plain model's
-                    vals = [r[k] for r in group if r.get(k) is not None]
-                if vals:
-                    row[k] = float(np.mean(vals))
-                    row[k + "_std"] = float(np.std(vals))
-            rows.append(row)
-    return rows
+    return runner.run(LIFTING, config, workdir)
 
 
 def results_table(results: dict[str, Any]) -> str:
-    lines = [
-        f"# Lifting results: {results['data']['name']} ({results['data']['train_frames']} train / "
-        f"{results['data']['test_frames']} test frames)",
-        "",
-        f"Machine: {results['machine']}",
-        "",
-        "| model | params | seeds | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | MPJVE (mm) "
-        "| eval frames/s | train s |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-
-    def cell(r: dict[str, Any], k: str, fmt: str = ".1f") -> str:
-        if k not in r:
-            return "-"
-        return f"{r[k]:{fmt}} ± {r[k + '_std']:{fmt}}" if r["seeds"] > 1 else f"{r[k]:{fmt}}"
-
-    for r in results["summary"]:
-        lines.append(
-            f"| {r['name']} | {r['params']:,} | {r['seeds']} | {cell(r, 'mpjpe_mm')} | "
-            f"{cell(r, 'p_mpjpe_mm')} | "
-            f"{cell(r, 'n_mpjpe_mm')} | {cell(r, 'mpjve_mm')} | {cell(r, 'eval_frames_per_second', '.0f')} | "
-            f"{cell(r, 'train_seconds', '.0f')} |"
-        )
-    return "\n".join(lines) + "\n"
+    """The ``results.md`` table of a lifting run."""
+    return runner.results_table(results, LIFTING.columns, LIFTING.title(results))
 
 
 # ---------------------------------------------------------------------------------- limited data

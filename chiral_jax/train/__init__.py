@@ -1,21 +1,16 @@
 """Training shared by every experiment: optimizers, data parallelism, checkpoints, the loop."""
 
-from chiral_jax.train.checkpoint import Checkpointer
+from chiral_jax.train.checkpoint import Checkpointer, CheckpointError
 from chiral_jax.train.loop import Trainer, plot_learning_curves, read_metrics, set_batch_norm_momentum
-from chiral_jax.train.optim import (
-    amsgrad_torch,
-    bn_momentum,
-    exponential_decay_per_step,
-    scale_by_amsgrad_torch,
-)
+from chiral_jax.train.optim import amsgrad_torch, bn_momentum, scale_by_amsgrad_torch
 from chiral_jax.train.parallel import initialize_multihost, make_data_mesh, shard_batch
 
 __all__ = [
+    "CheckpointError",
     "Checkpointer",
     "Trainer",
     "amsgrad_torch",
     "bn_momentum",
-    "exponential_decay_per_step",
     "initialize_multihost",
     "make_data_mesh",
     "plot_learning_curves",

@@ -2,10 +2,16 @@
 
 :class:`Trainer` owns a Flax NNX model and its optimizer as one pure state pytree, replicated over
 a data mesh (:mod:`chiral_jax.train.parallel`); each batch is split over the devices. Every epoch
-it logs metrics as a JSON line (``workdir/metrics.jsonl``), saves a checkpoint
-(:class:`~chiral_jax.train.checkpoint.Checkpointer`), and redraws ``workdir/learning_curves.png``.
-A new Trainer in the same workdir resumes from the latest checkpoint; with data orders and random
-streams that are functions of (seed, epoch), the resumed run ends where an uninterrupted one does.
+it logs metrics as a JSON line (``workdir/metrics.jsonl``) and saves a checkpoint
+(:class:`~chiral_jax.train.checkpoint.Checkpointer`, asynchronously by default: the next epoch's
+steps run while it is written); at the end it redraws ``workdir/learning_curves.png``.
+A new Trainer in the same workdir resumes from the newest intact checkpoint; with data orders and
+random streams that are functions of (seed, epoch), the resumed run ends where an uninterrupted one
+does.
+
+Batch-norm momenta are state from construction (:class:`chiral_jax.nn.BatchNormMomentum` in
+:class:`chiral_jax.nn.ChiralBatchNorm` and :class:`chiral_jax.nn.BatchNorm`): the step sets them
+through the state, so the scheduled momentum is an argument of one compiled step.
 """
 
 from __future__ import annotations
@@ -23,33 +29,38 @@ import optax
 from flax import nnx
 from tqdm.auto import tqdm
 
+from chiral_jax.nn.norm import BatchNormMomentum
 from chiral_jax.train import optim, parallel
 from chiral_jax.train.checkpoint import Checkpointer
 
-__all__ = ["BatchNormMomentum", "Trainer", "plot_learning_curves", "set_batch_norm_momentum"]
+__all__ = ["Trainer", "plot_learning_curves", "read_metrics", "set_batch_norm_momentum"]
 
 Batch = dict[str, Any]
 LossFn = Callable[[nnx.Module, Batch], tuple[jax.Array, dict[str, jax.Array]]]
 
 
-class BatchNormMomentum(nnx.Variable):
-    """A batch-norm momentum held as state, so changing it does not recompile the step."""
-
-
-def _batch_norms(model: nnx.Module) -> list[nnx.Module]:
-    return [m for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module) and hasattr(m, "momentum")]
-
-
-def make_momentum_traced(model: nnx.Module) -> None:
-    """Turns every batch norm's float ``momentum`` (Flax's and ours) into a :class:`BatchNormMomentum`."""
-    for bn in _batch_norms(model):
-        if not isinstance(bn.momentum, BatchNormMomentum):
-            bn.momentum = nnx.data(BatchNormMomentum(jnp.asarray(bn.momentum, jnp.float32)))
-
-
 def set_batch_norm_momentum(model: nnx.Module, momentum: jax.Array | float) -> None:
-    for bn in _batch_norms(model):
-        bn.momentum[...] = jnp.asarray(momentum, jnp.float32)
+    """Sets every :class:`~chiral_jax.nn.BatchNormMomentum` of ``model`` (Flax's convention) in place.
+
+    Works inside ``jax.jit`` with a traced ``momentum`` (a scalar).
+    """
+    momenta = nnx.state(model, BatchNormMomentum)
+    new = jax.tree.map(lambda v: jnp.broadcast_to(jnp.asarray(momentum, v.dtype), v.shape), momenta)
+    nnx.update(model, new)
+
+
+def _check_momenta_are_state(model: nnx.Module) -> None:
+    # Flax's own BatchNorm keeps a Python float momentum, which no schedule can reach.
+    fixed = [
+        "/".join(map(str, path))
+        for path, m in nnx.iter_graph(model)
+        if isinstance(m, nnx.BatchNorm) and not isinstance(m.momentum, BatchNormMomentum)
+    ]
+    if fixed:
+        raise ValueError(
+            f"bn_momentum is scheduled but these batch norms have a fixed float momentum: {fixed[:3]}; "
+            "build them as chiral_jax.nn.BatchNorm (momentum held as state) or pass bn_momentum=None"
+        )
 
 
 class Trainer:
@@ -63,8 +74,13 @@ class Trainer:
       workdir: checkpoints, ``metrics.jsonl`` and plots go here.
       mesh: a data mesh (default: all devices).
       bn_momentum: ``(initial, final)`` of VideoPose3D's batch-norm momentum decay in PyTorch's
-        convention, or None to leave the momenta as built.
-      keep: recent checkpoints kept; best_metric: the eval metric whose best checkpoint is kept.
+        convention, or None for a constant 0.9 (Flax's convention; :meth:`step` sets the momentum
+        it is given). A schedule reaches batch norms that hold their momentum as a
+        :class:`~chiral_jax.nn.BatchNormMomentum` (``chiral_jax.nn``'s layers), and only those:
+        a model with Flax's own ``nnx.BatchNorm`` is refused unless ``bn_momentum`` is None.
+      keep: recent checkpoints kept.
+      async_save: write checkpoints in the background while the next epoch trains (False: block on
+        every save).
       progress: show tqdm bars.
     """
 
@@ -78,21 +94,22 @@ class Trainer:
         mesh: jax.sharding.Mesh | None = None,
         bn_momentum: tuple[float, float] | None = (0.1, 0.001),
         keep: int = 3,
-        best_metric: str | None = None,
+        async_save: bool = True,
         progress: bool = True,
     ):
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.mesh = parallel.make_data_mesh() if mesh is None else mesh
         self.loss_fn, self.bn_momentum, self.progress = loss_fn, bn_momentum, progress
-        make_momentum_traced(model)
+        if bn_momentum is not None:
+            _check_momenta_are_state(model)
         optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
         self.graphdef, state = nnx.split((model, optimizer))
         self._model = model
         repl = parallel.replicated(self.mesh)
         self.state = parallel.replicate(state, self.mesh)
         self.checkpointer = Checkpointer(
-            os.path.join(workdir, "checkpoints"), keep=keep, best_metric=best_metric
+            os.path.join(workdir, "checkpoints"), keep=keep, async_save=async_save
         )
         self._step = jax.jit(
             self._train_step,
@@ -118,6 +135,12 @@ class Trainer:
         )
         return metrics
 
+    def compile_step(self, batch: Batch, momentum: float = 0.9) -> Any:
+        """XLA's compiled program of :meth:`step` on ``batch`` (for its cost and memory analysis);
+        nothing runs and the state is not donated."""
+        args = (self.state, parallel.shard_batch(batch, self.mesh), jnp.asarray(momentum, jnp.float32))
+        return self._step.lower(*args).compile()
+
     # ------------------------------------------------------------------ views
 
     @property
@@ -138,15 +161,24 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
 
     def restore(self) -> int:
-        """Restores the latest checkpoint in the workdir if any; returns the epoch to start from."""
-        if self.checkpointer.latest_epoch() is None:
+        """Restores the newest intact checkpoint in the workdir; returns the epoch to start from.
+
+        Returns 0 when the workdir has no checkpoint. Damaged newer checkpoints are renamed to
+        ``<epoch>.corrupt`` with a warning; raises
+        :class:`~chiral_jax.train.checkpoint.CheckpointError` when none is intact.
+        """
+        found = self.checkpointer.restore_latest(nnx.to_pure_dict(self.state))
+        if found is None:
             return 0
-        target = nnx.to_pure_dict(self.state)
-        epoch, pure = self.checkpointer.restore(target)
+        epoch, pure = found
         state = self.state
         nnx.replace_by_pure_dict(state, pure)
         self.state = parallel.replicate(state, self.mesh)
         return int(epoch)
+
+    def close(self) -> None:
+        """Waits for the pending checkpoint write and releases the checkpoint manager."""
+        self.checkpointer.close()
 
     # ------------------------------------------------------------------ loop
 
@@ -159,7 +191,7 @@ class Trainer:
         evaluate: Callable[[nnx.Module], dict[str, float]] | None = None,
         stop_after_epoch: int | None = None,
     ) -> list[dict[str, float]]:
-        """Trains to ``epochs`` (resuming from the workdir's latest checkpoint).
+        """Trains to ``epochs`` (resuming from the workdir's newest intact checkpoint).
 
         Args:
           batches: ``epoch -> iterable of host batches`` (the same for the same epoch).
@@ -176,43 +208,50 @@ class Trainer:
         epoch_bar = tqdm(
             range(start, epochs), desc="epochs", disable=not self.progress, initial=start, total=epochs
         )
-        for epoch in epoch_bar:
-            t0 = time.perf_counter()
-            sums: dict[str, jax.Array] = {}
-            count = 0
-            step0 = epoch * steps_per_epoch
-            bar = tqdm(
-                batches(epoch),
-                total=steps_per_epoch,
-                desc=f"epoch {epoch + 1}",
-                leave=False,
-                disable=not self.progress,
-            )
-            for batch in bar:
-                m = (
-                    0.9
-                    if self.bn_momentum is None
-                    else optim.bn_momentum((step0 + count) / total, *self.bn_momentum)
+        try:
+            for epoch in epoch_bar:
+                t0 = time.perf_counter()
+                sums: dict[str, jax.Array] = {}
+                count = 0
+                step0 = epoch * steps_per_epoch
+                bar = tqdm(
+                    batches(epoch),
+                    total=steps_per_epoch,
+                    desc=f"epoch {epoch + 1}",
+                    leave=False,
+                    disable=not self.progress,
                 )
-                metrics = self.step(batch, m)
-                sums = metrics if not sums else jax.tree.map(jnp.add, sums, metrics)
-                count += 1
-            if count == 0:
-                raise ValueError(f"epoch {epoch + 1} produced no batches (dataset smaller than one batch?)")
-            train_seconds = time.perf_counter() - t0
-            record = {"epoch": epoch + 1, "steps": self.num_steps, "train_seconds": train_seconds}
-            record.update({f"train_{k}": float(v) / count for k, v in parallel.to_host(sums).items()})
-            if evaluate is not None:
-                model = self.model
-                model.eval()
-                record.update(evaluate(model))
-            self._log(record)
-            self.checkpointer.save(epoch + 1, nnx.to_pure_dict(self.state), record)
-            history.append(record)
-            epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
-            if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
-                break
-        self.checkpointer.wait()
+                for batch in bar:
+                    m = (
+                        0.9
+                        if self.bn_momentum is None
+                        else optim.bn_momentum((step0 + count) / total, *self.bn_momentum)
+                    )
+                    metrics = self.step(batch, m)
+                    sums = metrics if not sums else jax.tree.map(jnp.add, sums, metrics)
+                    count += 1
+                if count == 0:
+                    raise ValueError(
+                        f"epoch {epoch + 1} produced no batches (dataset smaller than one batch?)"
+                    )
+                host_sums = parallel.to_host(sums)  # waits for the epoch's last step
+                train_seconds = time.perf_counter() - t0
+                record = {"epoch": epoch + 1, "steps": self.num_steps, "train_seconds": train_seconds}
+                record.update({f"train_{k}": float(v) / count for k, v in host_sums.items()})
+                if evaluate is not None:
+                    model = self.model
+                    model.eval()
+                    record.update(evaluate(model))
+                self._log(record)
+                # Asynchronous by default: returns after a host copy; the next epoch trains meanwhile.
+                self.checkpointer.save(epoch + 1, nnx.to_pure_dict(self.state))
+                history.append(record)
+                epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
+                if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+                    break
+        finally:
+            # The last checkpoint is on disk when fit returns or raises (an interrupted run keeps it).
+            self.checkpointer.close()
         nnx.update(self._model, nnx.state(self.model))
         plot_learning_curves(self.workdir)
         return history

@@ -18,7 +18,8 @@ def get_config() -> ml_collections.ConfigDict:
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "synthetic"  # synthetic | cmu_mocap | h36m | humaneva
-    c.data.manual_dir = ""
+    c.data.manual_dir = ""  # the user's files (h36m, humaneva, cmu_mocap); read on the first build
+    c.data.data_dir = ""  # where the TFDS build goes ("": TFDS's default, ~/tensorflow_datasets)
     c.data.keypoints = "gt"  # 2D source for h36m / humaneva: gt, cpn_ft_h36m_dbb, ...
     c.data.subjects_train = ()  # empty: the dataset's standard split
     c.data.subjects_test = ()

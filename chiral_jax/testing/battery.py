@@ -1,12 +1,13 @@
-"""Equivariance checks: :func:`assert_equivariant` and the shared layer battery.
-
-``assert_equivariant(fn, x, in_spec, out_spec)`` checks ``fn(T_in x) == T_out fn(x)`` numerically
-(chex), for any function: a layer, a whole model, your own code.
+"""The shared equivariance battery: every chiral layer and composed net, one line each.
 
 The battery (:data:`BATTERY`) lists every chiral layer and a few composed nets, each as one
 :class:`BatteryCase`; :func:`check_case` runs one case on a pair of specs, a dtype, a mode
 (``train``/``eval``) and a transformation (plain, ``jit``, ``vmap``, ``grad``). Adding a layer to the
 library adds one line to :data:`BATTERY`; ``tests/test_battery.py`` runs the cross product.
+
+The functional column (:data:`FUNCTIONAL_CASES`) has one example call per public function of
+:mod:`chiral_jax.functional` (and its ``EvenOdd`` form); :func:`check_functional_case` runs it under
+``jit``, ``vmap`` and ``grad`` against the eager call.
 """
 
 from __future__ import annotations
@@ -15,114 +16,35 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from chiral_jax import nn
+from chiral_jax import functional as F
+from chiral_jax import nn, tying
 from chiral_jax.basis import from_even_odd, to_even_odd
+from chiral_jax.equivariance import assert_equivariant, assert_samplewise_equivariant
 from chiral_jax.models import ChiralMLP, ChiralTemporalModel
+from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
 
 __all__ = [
     "BATTERY",
+    "FUNCTIONAL_CASES",
+    "FUNCTIONAL_TYPES",
+    "SPEC_PAIRS",
     "BatteryCase",
+    "FunctionalCase",
     "as_function",
-    "assert_equivariant",
-    "assert_samplewise_equivariant",
     "check_case",
-    "default_tolerance",
+    "check_functional_case",
+    "make_input",
+    "randomize_params",
 ]
 
 Array = jax.Array
 Transform = Literal["jit", "eager", "vmap", "grad"]
-
-
-def default_tolerance(dtype: Any) -> tuple[float, float]:
-    """``(rtol, atol)`` relative to the output's scale: loose enough for reassociated sums, tight
-    enough that any leak between the even and odd parts (an O(1) error) fails."""
-    if jnp.dtype(dtype) == jnp.float64:
-        return 1e-10, 1e-10
-    return 1e-4, 1e-4
-
-
-def _transform_tree(specs: Any, x: Any) -> Any:
-    return jax.tree.map(lambda s, a: s.transform(a), specs, x, is_leaf=lambda s: isinstance(s, ChiralSpec))
-
-
-def assert_equivariant(
-    fn: Callable[[Any], Any],
-    x: Any,
-    in_spec: ChiralSpec | Any,
-    out_spec: ChiralSpec | Any,
-    *,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> None:
-    """Asserts ``fn(T_in(x)) == T_out(fn(x))`` (to tolerance).
-
-    Args:
-      fn: the function to check (deterministic: fix its randomness, e.g. with :func:`as_function`).
-      x: an input array ``(..., in_spec.size)``, or a pytree of arrays.
-      in_spec, out_spec: specs of the input and output (or pytrees of specs matching ``x`` and
-        ``fn(x)``; ``ChiralSpec.invariant(n)`` for invariant outputs).
-      rtol, atol: tolerances; ``atol`` is scaled by ``1 + max|fn(x)|``. Default by dtype
-        (:func:`default_tolerance`).
-
-    Raises:
-      AssertionError: naming the largest violation.
-    """
-    y = fn(x)
-    y_of_mirror = fn(_transform_tree(in_spec, x))
-    mirror_of_y = _transform_tree(out_spec, y)
-    leaves = jax.tree.leaves(y)
-    d_rtol, d_atol = default_tolerance(leaves[0].dtype)
-    rtol = d_rtol if rtol is None else rtol
-    atol = d_atol if atol is None else atol
-    scale = 1.0 + max(float(jnp.max(jnp.abs(leaf))) if leaf.size else 0.0 for leaf in leaves)
-    try:
-        chex.assert_trees_all_close(y_of_mirror, mirror_of_y, rtol=rtol, atol=atol * scale)
-    except AssertionError as err:
-        worst = max(
-            float(jnp.max(jnp.abs(a - b))) if a.size else 0.0
-            for a, b in zip(jax.tree.leaves(y_of_mirror), jax.tree.leaves(mirror_of_y), strict=True)
-        )
-        raise AssertionError(
-            f"not equivariant: max |F(T_in x) - T_out F(x)| = {worst:.3g} (output scale {scale:.3g}, "
-            f"rtol={rtol}, atol={atol}x scale)\n{err}"
-        ) from None
-
-
-def assert_samplewise_equivariant(
-    fn: Callable[[Array], Array],
-    x: Array,
-    in_spec: ChiralSpec,
-    out_spec: ChiralSpec,
-    *,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> None:
-    """Mirroring sample 0 of a batch (axis 0) mirrors its output and leaves the others unchanged.
-
-    Stronger than :func:`assert_equivariant` for layers that mix a batch (batch norm): plain batch
-    statistics pass the whole-batch test but fail this one.
-    """
-    y = fn(x)
-    x_one = x.at[0].set(in_spec.transform(x[0]))
-    want = y.at[0].set(out_spec.transform(y[0]))
-    got = fn(x_one)
-    d_rtol, d_atol = default_tolerance(y.dtype)
-    scale = 1.0 + float(jnp.max(jnp.abs(y)))
-    worst = float(jnp.max(jnp.abs(got - want)))
-    if not np.allclose(
-        got, want, rtol=d_rtol if rtol is None else rtol, atol=(d_atol if atol is None else atol) * scale
-    ):
-        raise AssertionError(
-            f"not equivariant sample by sample: mirroring sample 0 alone changed the outputs by up to "
-            f"{worst:.3g} from the expected (output scale {scale:.3g})"
-        )
 
 
 def as_function(module: nnx.Module) -> Callable[[Any], Any]:
@@ -338,14 +260,23 @@ def make_input(case: BatteryCase, spec: ChiralSpec, dtype: Any, seed: int = 0) -
     return x
 
 
-def _perturb(leaves: list[Array], seed: int) -> list[Array]:
-    """``leaf + 0.3 * normal`` for every leaf, drawn with numpy: no compiled program per leaf shape
-    (which cost the battery ~0.1 s per new shape)."""
+def randomize_params(module: nnx.Module, seed: int = 0, scale: float = 0.3, dtype: Any = None) -> nnx.Module:
+    """Adds ``scale * normal`` to every ``nnx.Param`` of ``module`` in place (and returns it), so that
+    zero-initialized biases and unit scales are tested too; ``dtype`` optionally casts the parameters.
+
+    Draws with numpy: a ``jax.random`` draw compiles one program per leaf shape (~0.1 s each).
+    """
+    if dtype is not None and jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):
+        # Without x64 JAX would silently store float32 and the test would check less than it says.
+        raise ValueError(f"randomize_params: dtype {np.dtype(dtype)} needs jax.enable_x64(True)")
     rng = np.random.default_rng(seed)
-    return [
-        jnp.asarray(np.asarray(leaf) + 0.3 * rng.standard_normal(leaf.shape), dtype=leaf.dtype)
-        for leaf in leaves
+    leaves, treedef = jax.tree.flatten(nnx.state(module, nnx.Param))
+    new = [
+        jnp.asarray(np.asarray(a) + scale * rng.standard_normal(a.shape), a.dtype if dtype is None else dtype)
+        for a in leaves
     ]
+    nnx.update(module, jax.tree.unflatten(treedef, new))
+    return module
 
 
 def _to_float64(tree: Any) -> Any:
@@ -363,11 +294,9 @@ def check_case(
     seed: int = 0,
 ) -> None:
     """Builds ``case`` with random parameters and asserts it is equivariant (and keeps ``dtype``)."""
-    module = case.build(in_spec, out_spec, nnx.Rngs(seed))
-    params = nnx.state(module, nnx.Param)
-    # Random (not init) values everywhere, so zero-initialized biases and unit scales are tested too.
-    leaves, treedef = jax.tree.flatten(params)
-    nnx.update(module, jax.tree.unflatten(treedef, _perturb(leaves, seed + 1)))
+    if jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):
+        raise ValueError(f"check_case: dtype {np.dtype(dtype)} needs jax.enable_x64(True)")
+    module = randomize_params(case.build(in_spec, out_spec, nnx.Rngs(seed)), seed + 1)
     if dtype == jnp.float64:
         floats = nnx.state(module, lambda _, v: jnp.issubdtype(jnp.asarray(v[...]).dtype, jnp.floating))
         nnx.update(module, _to_float64(floats))
@@ -427,7 +356,156 @@ def _spec_pairs() -> dict[str, tuple[ChiralSpec, ChiralSpec]]:
 SPEC_PAIRS: dict[str, tuple[ChiralSpec, ChiralSpec]] = _spec_pairs()
 
 
-def max_violation(fn: Callable[[Any], Any], x: Any, in_spec: ChiralSpec, out_spec: ChiralSpec) -> float:
-    """``max |fn(T_in x) - T_out fn(x)|`` (a number, for reports and notebooks)."""
-    y = np.asarray(fn(x))
-    return float(np.max(np.abs(np.asarray(fn(in_spec.transform(x))) - out_spec.transform(y))))
+# ---------------------------------------------------------------------------------- functional column
+
+
+@dataclasses.dataclass(frozen=True)
+class FunctionalCase:
+    """One example call of a public :mod:`chiral_jax.functional` function, default keyword arguments.
+
+    Attributes:
+      function: the name in ``functional.__all__`` it calls.
+      call: ``(*args) -> output pytree``; specs and static arguments are closed over.
+      args: one builder ``rng -> argument`` per argument (arrays, ``EvenOdd`` features, PRNG keys).
+      variant: tells apart several calls of one function (``"even_odd"``: ``EvenOdd`` input).
+    """
+
+    function: str
+    call: Callable[..., Any]
+    args: tuple[Callable[[np.random.Generator], Any], ...]
+    variant: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.function}_{self.variant}" if self.variant else self.function
+
+    def make_args(self, seed: int) -> tuple[Any, ...]:
+        rng = np.random.default_rng(seed)
+        return tuple(build(rng) for build in self.args)
+
+
+# Negated channels on both sides, so the activation's oddness check runs.
+_S, _T, _INV = H36M.spec(2), H36M.spec(3), ChiralSpec.invariant(5)
+
+
+def _f32(a: np.ndarray) -> Array:
+    return jnp.asarray(a, jnp.float32)
+
+
+def _feat(*lead: int, eo: bool = False) -> Callable[[np.random.Generator], Any]:
+    """``(*lead, _S.size)`` features (non-zero mean), or their ``EvenOdd`` form."""
+
+    def build(r: np.random.Generator) -> Any:
+        x = _f32(r.standard_normal((*lead, _S.size)) + 0.5)
+        return to_even_odd(x, _S) if eo else x
+
+    return build
+
+
+def _free(init: Callable[[Array], Any]) -> Callable[[np.random.Generator], Any]:
+    """Random values shaped like ``init(key)``'s output: numpy fills ``eval_shape``'s shapes, so no
+    initializer compiles."""
+    shapes = jax.eval_shape(init, jax.random.key(0))
+    return lambda r: jax.tree.map(lambda a: _f32(0.3 * r.standard_normal(a.shape)), shapes)
+
+
+def _vec(n: int, variance: bool = False) -> Callable[[np.random.Generator], Array]:
+    return lambda r: _f32(r.uniform(0.5, 2.0, n) if variance else r.standard_normal(n))
+
+
+def _key(r: np.random.Generator) -> Array:
+    return jax.random.key(int(r.integers(2**31)))
+
+
+_X, _X_EO, _SEQ, _SEQ_EO = _feat(4), _feat(4, eo=True), _feat(2, 9), _feat(2, 9, eo=True)
+_K_LIN = _free(lambda k: tying.init_linear(k, _S, _T))
+_K_INV = _free(lambda k: tying.init_linear(k, _S, _INV))
+_K_CONV = _free(lambda k: tying.init_conv(k, _S, _T, 3))
+_K_DENSE = _free(lambda k: jnp.zeros((3, _S.size, _T.size)))
+_BN = (_vec(_S.num_even), _vec(_S.num_orbits, variance=True), _vec(_S.num_orbits), _vec(_S.num_even))
+
+_linear = lambda x, k, b: F.linear(x, k, _S, _T, b)  # noqa: E731
+_invariant = lambda x, k, b: F.invariant(x, k, _S, b)  # noqa: E731
+_conv1d = lambda x, k, b: F.conv1d(x, k, _S, _T, b)  # noqa: E731
+_bn = lambda x, m, v, s, b: F.batch_norm(x, m, v, _S, s, b)  # noqa: E731
+_bn_stats = lambda x: F.batch_norm_statistics(x, _S)  # noqa: E731
+_dropout = lambda x, k: F.dropout(x, 0.3, k)  # noqa: E731
+
+_odd_all = lambda x: [F.activation(x, name, _S) for name in F.ODD_ACTIVATIONS]  # noqa: E731
+# A Python ``if`` on the verdict: it must be a concrete bool under every transformation.
+_if_odd = lambda x: x if F.is_odd_function(jnp.sinh) else -x  # noqa: E731
+_EO = "even_odd"
+
+FUNCTIONAL_CASES: tuple[FunctionalCase, ...] = (
+    FunctionalCase("linear", _linear, (_X, _K_LIN, _vec(_T.num_even))),
+    FunctionalCase("linear", _linear, (_X_EO, _K_LIN, _vec(_T.num_even)), _EO),
+    FunctionalCase("invariant", _invariant, (_X, _K_INV, _vec(5))),
+    FunctionalCase("invariant", _invariant, (_X_EO, _K_INV, _vec(5)), _EO),
+    FunctionalCase("conv1d", _conv1d, (_SEQ, _K_CONV, _vec(_T.num_even))),
+    FunctionalCase("conv1d", _conv1d, (_SEQ_EO, _K_CONV, _vec(_T.num_even)), _EO),
+    FunctionalCase("conv1d_dense", F.conv1d_dense, (_SEQ, _K_DENSE, _vec(_T.size))),
+    FunctionalCase("batch_norm_statistics", _bn_stats, (_SEQ,)),
+    FunctionalCase("batch_norm_statistics", _bn_stats, (_SEQ_EO,), _EO),
+    FunctionalCase("batch_norm", _bn, (_SEQ, *_BN)),
+    FunctionalCase("batch_norm", _bn, (_SEQ_EO, *_BN), _EO),
+    FunctionalCase("dropout", _dropout, (_X, _key)),
+    FunctionalCase("dropout", _dropout, (_X_EO, _key), _EO),
+    FunctionalCase("activation", lambda x: F.activation(x, "tanh", _S), (_X,)),
+    FunctionalCase("activation", lambda x: F.activation(x, "softsign", _S), (_X_EO,), _EO),
+    # A user callable: its oddness is probed at trace time, not looked up by name.
+    FunctionalCase("activation", lambda x: F.activation(x, jnp.sinh, _S), (_X,), "callable"),
+    FunctionalCase("ODD_ACTIVATIONS", _odd_all, (_X,)),
+    FunctionalCase("check_activation", lambda x: F.check_activation("hard_tanh", _S)(x), (_X,)),
+    FunctionalCase("get_activation", lambda x: F.get_activation("gelu")(x), (_X,)),
+    FunctionalCase("is_odd_function", _if_odd, (_X,)),
+    FunctionalCase("hard_tanh", F.hard_tanh, (_X,)),
+)
+"""One example call per public :mod:`chiral_jax.functional` function (and per ``EvenOdd`` form)."""
+
+FUNCTIONAL_TYPES: tuple[str, ...] = ("Padding",)
+"""Names in ``functional.__all__`` that are type aliases, with nothing to call."""
+
+
+def _floating(tree: Any) -> bool:
+    return all(jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.floating) for leaf in jax.tree.leaves(tree))
+
+
+def _assert_trees_close(got: Any, want: Any, what: str, rtol: float = 1e-5, atol: float = 1e-5) -> None:
+    """Same structure (an ``EvenOdd`` stays one), dtypes and values to float32 tolerance."""
+    if jax.tree.structure(got) != jax.tree.structure(want):
+        raise AssertionError(f"{what}: structure {jax.tree.structure(got)} != {jax.tree.structure(want)}")
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        g, w = np.asarray(g), np.asarray(w)
+        if g.dtype != w.dtype:
+            raise AssertionError(f"{what}: dtype {g.dtype} != {w.dtype}")
+        scale = 1.0 + (float(np.max(np.abs(w))) if w.size else 0.0)
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * scale, err_msg=what)
+
+
+def check_functional_case(
+    case: FunctionalCase, transform: Literal["jit", "vmap", "grad"], seed: int = 0
+) -> None:
+    """Runs ``case`` under ``transform`` and compares it with the eager call.
+
+    ``jit``: ``jit(call)(*args) == call(*args)``. ``vmap``: over two examples stacked on a new axis
+    (every argument batched), against the two eager calls. ``grad``: of ``sum(square(output))``
+    w.r.t. the floating arguments, jitted against eager.
+    """
+    args = case.make_args(seed)
+    if transform == "jit":
+        _assert_trees_close(jax.jit(case.call)(*args), case.call(*args), f"{case.name} under jit")
+    elif transform == "vmap":
+        other = case.make_args(seed + 1)
+        stacked = jax.tree.map(lambda a, b: jnp.stack([a, b]), args, other)
+        want = jax.tree.map(lambda a, b: jnp.stack([a, b]), case.call(*args), case.call(*other))
+        _assert_trees_close(jax.vmap(case.call)(*stacked), want, f"{case.name} under vmap")
+    elif transform == "grad":
+        argnums = tuple(i for i, a in enumerate(args) if _floating(a))
+
+        def loss(*a: Any) -> Array:
+            return sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(case.call(*a)))
+
+        grad = jax.grad(loss, argnums=argnums)
+        _assert_trees_close(jax.jit(grad)(*args), grad(*args), f"{case.name} under grad", rtol=1e-4)
+    else:
+        raise ValueError(f"unknown transform {transform!r}")

@@ -1,0 +1,195 @@
+"""Checkpoint overhead of ``Trainer.fit``: blocking saves (before) vs asynchronous saves (after).
+
+What is measured, per mode, in one process on the same model and data: the wall time of one
+:meth:`chiral_jax.train.Trainer.fit` call from an empty workdir, and the sum of its epochs' training
+time (``train_seconds`` of ``metrics.jsonl``: the steps of the epoch from its first batch to the
+host fetch of its last step's metrics, the first step's compilation included). The difference is
+what ``fit`` spends outside its steps: a checkpoint save per epoch (and the final wait for the
+last one), plus the same small costs in both modes (restore check, JSON log, the learning-curve
+plot). ``overhead %`` is that difference relative to the step time (how much longer ``fit`` takes
+than its steps).
+
+* **blocking**: ``Trainer(async_save=False)``: every save returns once the checkpoint is on disk.
+* **async**: ``Trainer(async_save=True)`` (the default): a save takes a host copy of the state and
+  returns; orbax writes it while the next epoch trains (orbax makes a save wait for the previous
+  one). On a machine with few cores the background write competes with the steps for the CPU,
+  so part of its cost can move into the step time: compare the ``fit s`` columns too.
+
+Model: :class:`chiral_jax.models.ChiralTemporalModel` as the lifting task builds it (H36M skeleton,
+2-D inputs -> 3-D outputs, strided, dropout and batch norm in train mode), PyTorch-form AMSGrad,
+random inputs and targets, ``--steps`` batches per epoch. The checkpoint holds the parameters,
+the batch-norm statistics and AMSGrad's three moments. The modes run one after the other (blocking
+first), each in a fresh temporary workdir.
+
+Run::
+
+    python benchmarks/checkpoint_overhead.py                     # ~1 minute on 2 cores
+    python benchmarks/checkpoint_overhead.py --epochs 100 --steps 20 --width 1024
+    python benchmarks/checkpoint_overhead.py --quick             # tiny sizes, a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from chiral_jax import skeletons
+from chiral_jax.benchmarking import machine_info
+from chiral_jax.models import ChiralTemporalModel
+from chiral_jax.train import Trainer, amsgrad_torch, read_metrics
+
+MODES = {"blocking": False, "async": True}  # mode -> Trainer(async_save=...)
+
+
+def _make_problem(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """``(make_model, loss_fn, batches)``: random windows ``(batch, R, 34)`` -> poses ``(batch, 1, 51)``."""
+    widths = tuple(int(w) for w in args.filter_widths.split(","))
+    frames = int(np.prod(widths))
+    spec_in, spec_out = skeletons.H36M.spec(2), skeletons.H36M.spec(3)
+    rng = np.random.default_rng(args.seed)
+    pool = [
+        {
+            "inputs": rng.normal(size=(args.batch, frames, spec_in.size)).astype(np.float32),
+            "targets": rng.normal(size=(args.batch, 1, spec_out.size)).astype(np.float32),
+        }
+        for _ in range(args.steps)
+    ]
+
+    def make_model() -> ChiralTemporalModel:
+        return ChiralTemporalModel(
+            spec_in,
+            spec_out,
+            filter_widths=widths,
+            channels=args.width,
+            strided=True,
+            rngs=nnx.Rngs(args.seed),
+        )
+
+    def loss_fn(model: nnx.Module, batch: dict[str, jax.Array]) -> tuple[jax.Array, dict[str, jax.Array]]:
+        err = jnp.mean(jnp.square(model(batch["inputs"]) - batch["targets"]))
+        return err, {}
+
+    def batches(epoch: int) -> Iterator[dict[str, np.ndarray]]:
+        order = np.random.default_rng([args.seed, epoch]).permutation(len(pool))
+        return (pool[i] for i in order)
+
+    return make_model, loss_fn, batches
+
+
+def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
+    make_model, loss_fn, batches = _make_problem(args)
+    model = make_model()
+    params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+    with tempfile.TemporaryDirectory(prefix=f"ckpt_overhead_{mode}_") as workdir:
+        trainer = Trainer(
+            model,
+            amsgrad_torch(1e-3),
+            loss_fn,
+            workdir=workdir,
+            keep=args.keep,
+            async_save=MODES[mode],
+            progress=False,
+        )
+        t0 = time.perf_counter()
+        trainer.fit(batches, epochs=args.epochs, steps_per_epoch=args.steps)
+        fit_seconds = time.perf_counter() - t0
+        step_seconds = sum(r["train_seconds"] for r in read_metrics(workdir))
+        ckpt_dir = os.path.join(workdir, "checkpoints", "latest", str(args.epochs))
+        ckpt_bytes = sum(
+            os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(ckpt_dir) for f in files
+        )
+        trainer.close()
+    overhead = fit_seconds - step_seconds
+    return {
+        "mode": mode,
+        "epochs": args.epochs,
+        "steps": args.epochs * args.steps,
+        "fit_seconds": fit_seconds,
+        "step_seconds": step_seconds,
+        "overhead_seconds": overhead,
+        "overhead_percent": 100.0 * overhead / step_seconds,
+        "params": params,
+        "checkpoint_bytes": ckpt_bytes,
+    }
+
+
+def format_table(rows: list[dict[str, Any]], args: argparse.Namespace, info: dict[str, Any]) -> str:
+    load = info.get("load_average")
+    lines = [
+        f"Machine: {info['cpu']}, {info['cpu_count']} cores, Python {info['python']}, JAX {info['jax']}, "
+        f"{info['platform']} ({info['device_kind']}), load average "
+        f"{'/'.join(f'{x:.1f}' for x in load) if load else 'n/a'}",
+        f"Model: ChiralTemporalModel width {args.width}, filter widths {args.filter_widths}, batch "
+        f"{args.batch}, {rows[0]['params']:,} parameters, checkpoint "
+        f"{rows[0]['checkpoint_bytes'] / 2**20:.1f} MiB, keep {args.keep}",
+        "",
+        "| mode | epochs | steps | fit s | step s | overhead s | overhead % |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['mode']} | {r['epochs']} | {r['steps']} | {r['fit_seconds']:.1f} "
+            f"| {r['step_seconds']:.1f} | {r['overhead_seconds']:.1f} | {r['overhead_percent']:.0f}% |"
+        )
+    by_mode = {r["mode"]: r for r in rows}
+    if {"blocking", "async"} <= set(by_mode):
+        saved = by_mode["blocking"]["fit_seconds"] - by_mode["async"]["fit_seconds"]
+        lines += [
+            "",
+            f"Async saves: fit {saved:.1f} s shorter than with blocking saves "
+            f"({100 * saved / by_mode['blocking']['fit_seconds']:.0f}% of its time).",
+        ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=30, help="epochs per fit (one save each)")
+    parser.add_argument("--steps", type=int, default=4, help="training steps per epoch")
+    parser.add_argument("--width", type=int, default=512, help="hidden channels of the model")
+    parser.add_argument("--filter_widths", type=str, default="3,3,3", help="comma-separated filter widths")
+    parser.add_argument("--batch", type=int, default=64, help="windows per batch")
+    parser.add_argument("--keep", type=int, default=3, help="checkpoints kept (orbax max_to_keep)")
+    parser.add_argument(
+        "--modes", type=str, default="blocking,async", help="comma-separated: blocking, async"
+    )
+    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.steps, args.width, args.filter_widths, args.batch = 3, 2, 16, "3", 8
+    unknown = set(args.modes.split(",")) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {sorted(MODES)}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
+    rows = []
+    for mode in args.modes.split(","):
+        t0 = time.perf_counter()
+        rows.append(run_mode(args, mode))
+        print(f"# {mode}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    info = machine_info()
+    print(format_table(rows, args, info))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "machine": info, "rows": rows}, f, indent=2)
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""Forecasting on real CMU motion capture (subjects 02 train / 03 test, 4 virtual cameras), the
+poses projected to 2D in the Penn Action joint layout.
+
+Command:  python experiments/forecast2d.py --workdir /tmp/forecast2d_cmu \
+              --config experiments/configs/forecast2d_cmu.py
+Runtime:  (see the README's forecasting section)
+Result:   (see the README's forecasting section; WORKDIR/results.md)
+"""
+
+from chiral_jax.tasks.configs import load_sibling_config
+
+
+def get_config():
+    c = load_sibling_config(__file__, "forecast2d.py")
+    c.data.name = "cmu_mocap"
+    c.data.manual_dir = "../shared/data/cmu_mocap"
+    c.data.train_fraction = 1.0
+    c.train.epochs = 6  # 21,360 training samples: 83 steps per epoch
+    return c
