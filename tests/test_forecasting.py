@@ -66,6 +66,19 @@ def test_samples_follow_the_protocol(data_dir):
         forecasting.load_data(config.data)
 
 
+def test_clips_cut_long_videos(data_dir):
+    videos = [forecasting.Video2D("v", "walk", np.zeros((170, 13, 2), np.float32), np.ones((170, 13), bool))]
+    clips = forecasting.clip_videos(videos, 80)
+    assert [c.num_frames for c in clips] == [80, 80]  # the last 10 frames are fewer than half a clip
+    assert clips[1].video_id == "v#80"
+    config = tiny_config(data_dir)
+    config.data.clip_frames = 20
+    data = forecasting.load_data(config.data)
+    assert sum(data.videos.values()) > 6  # 3 subjects' takes, each cut into several clips
+    with pytest.raises(ValueError, match=r"data\.clip_frames must be"):
+        forecasting.clip_videos(videos, 1)
+
+
 def test_variants_and_equal_parameters():
     model = load_config_file(str(CONFIGS / "forecast2d.py")).model
     names = [v.name for v in forecasting.variants(model, True)]

@@ -30,7 +30,7 @@ from flax import nnx
 
 from chiral_jax import metrics, skeletons
 from chiral_jax.data.builders import load_splits
-from chiral_jax.data.forecasting import forecast_samples, videos_from_sequences
+from chiral_jax.data.forecasting import Video2D, forecast_samples, videos_from_sequences
 from chiral_jax.data.pipeline import index_batches
 from chiral_jax.models import ChiralPoseForecaster, PoseForecaster
 from chiral_jax.tasks import runner
@@ -41,6 +41,8 @@ __all__ = [
     "ForecastData",
     "ForecastingTask",
     "Variant",
+    "Video2D",
+    "clip_videos",
     "load_data",
     "make_model",
     "results_table",
@@ -74,8 +76,9 @@ class ForecastData:
 
 def load_data(data: ml_collections.ConfigDict) -> ForecastData:
     """Samples of ``data.name``: Penn Action's videos, or the built-in / CMU sequences seen in the
-    Penn Action layout (one video per camera view). ``data.train_fraction`` keeps a fixed random
-    fraction (seed 0) of the training samples."""
+    Penn Action layout (one video per camera view). ``data.clip_frames`` (0: off) cuts videos
+    into clips first (:func:`clip_videos`); ``data.train_fraction`` keeps a fixed random fraction
+    (seed 0) of the training samples."""
     name = data.name
     if name not in FORECAST_DATASETS:
         raise ValueError(f"data.name must be synthetic, cmu_mocap or penn_action, got {name!r}")
@@ -90,6 +93,8 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
     )
     if name != "penn_action":
         splits = {k: videos_from_sequences(v) for k, v in splits.items()}
+    if data.get("clip_frames", 0):
+        splits = {k: clip_videos(v, data.clip_frames) for k, v in splits.items()}
     actions = tuple(dict.fromkeys(v.action for v in splits["train"] + splits["test"]))
     kw = dict(observed=data.observed, future=data.future, actions=actions)
     train, test = forecast_samples(splits["train"], **kw), forecast_samples(splits["test"], **kw)
@@ -103,6 +108,29 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
         raise ValueError(f"{name}: no samples (train {len(train['poses'])}, test {len(test['poses'])})")
     counts = {k: len(v) for k, v in splits.items()}
     return ForecastData(name, train, test, data.observed, data.future, counts)
+
+
+def clip_videos(videos: list[Any], frames: int) -> list[Any]:
+    """Cuts each video into consecutive clips of ``frames`` frames (a last, shorter clip is kept
+    when it has at least half as many), each a video of its own: long motion-capture takes then
+    give forecasting samples at Penn Action's time scale (the protocol's stride grows with the
+    video's length)."""
+    if frames < 2:
+        raise ValueError(f"data.clip_frames must be 0 (whole videos) or >= 2, got {frames}")
+    out = []
+    for v in videos:
+        for a in range(0, v.num_frames, frames):
+            if v.num_frames - a >= max(2, frames // 2):
+                sl = slice(a, a + frames)
+                out.append(
+                    dataclasses.replace(
+                        v,
+                        video_id=f"{v.video_id}#{a}",
+                        keypoints_px=v.keypoints_px[sl],
+                        visibility=v.visibility[sl],
+                    )
+                )
+    return out
 
 
 def _split(samples: dict[str, np.ndarray], ids: Any, observed: int) -> Batch:
@@ -145,15 +173,22 @@ class Variant:
 
 
 def make_model(
-    variant: Variant, model: ml_collections.ConfigDict, *, horizon: int, seed: int = 0
+    variant: Variant,
+    model: ml_collections.ConfigDict,
+    *,
+    horizon: int,
+    teacher_forcing: float = 0.5,
+    seed: int = 0,
 ) -> nnx.Module:
-    """The forecaster of a variant (stacked LSTM or GRU, dropout between layers, residual decoding)."""
+    """The forecaster of a variant (stacked LSTM or GRU of ``model.layers`` layers, dropout
+    ``model.dropout`` between layers, residual decoding; the ground truth is fed back with
+    probability ``teacher_forcing`` per sample and step while training)."""
     kw = dict(
         hidden=variant.hidden,
         num_layers=model.layers,
         cell=model.cell,
         horizon=horizon,
-        teacher_forcing=model.teacher_forcing,
+        teacher_forcing=teacher_forcing,
         dropout_rate=model.dropout,
         rngs=nnx.Rngs(seed),
     )
@@ -261,7 +296,7 @@ def evaluate(model: nnx.Module, data: ForecastData, *, flip_average: bool = Fals
 
 def forecast_loss(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict[str, Array]]:
     """Mean squared error of the forecast over the visible target joints (teacher forcing as the
-    model's ``teacher_forcing`` says while training)."""
+    model's ``teacher_forcing``, ``train.teacher_forcing``, says while training)."""
     pred = model(batch["observed"], batch["targets"])
     b, t = pred.shape[:2]
     sq = jnp.sum(jnp.square(pred - batch["targets"]).reshape(b, t, -1, 2), axis=-1)
@@ -313,7 +348,8 @@ class ForecastingTask(runner.Task):
     def setup(
         self, variant: Variant, seed: int, data: ForecastData, config: ml_collections.ConfigDict
     ) -> TrainingSetup:
-        model = make_model(variant, config.model, horizon=data.future, seed=seed)
+        tf = config.train.teacher_forcing
+        model = make_model(variant, config.model, horizon=data.future, teacher_forcing=tf, seed=seed)
         bs, n = config.train.batch_size, len(data.train["poses"])
         steps = n // bs
         if steps == 0:

@@ -14,6 +14,6 @@ def get_config():
     c = load_sibling_config(__file__, "forecast2d.py")
     c.data.name = "cmu_mocap"
     c.data.manual_dir = "../shared/data/cmu_mocap"
-    c.data.train_fraction = 1.0
-    c.train.epochs = 6  # 21,360 training samples: 83 steps per epoch
+    c.data.clip_frames = 80  # takes of ~500 frames cut into Penn Action-length clips (see forecast2d.py)
+    c.train.epochs = 8  # 21,360 training samples: 83 steps of 256 per epoch
     return c

@@ -1,0 +1,377 @@
+"""Pose forecasting throughput: the chiral seq2seq forecaster vs its plain baseline, side by side in one run.
+
+What is measured, per row (recurrent cell, layers, hidden width W, batch B; Penn Action 2D poses:
+13 joints x (x, y) = 26 channels; 2 observed + 16 forecast frames; float32):
+
+* **training**: :class:`chiral_jax.train.Trainer` steps of the nets of
+  :func:`chiral_jax.tasks.forecasting.make_model` (the model config of
+  ``experiments/configs/forecast2d.py``, with ``--cell``, ``--layers`` and the row's width
+  overriding it): the jitted step over the split ``(model, optimizer)`` state in train mode
+  (teacher forcing with the config's probability, ``train.teacher_forcing``; dropout as
+  configured), ``nnx.value_and_grad`` of :func:`chiral_jax.tasks.forecasting.forecast_loss`, an
+  ``optax.adam(1e-3)`` update (no gradient clipping, unlike the task's ``clip_by_global_norm``), and a host
+  batch (``observed`` (B, 2, 26), ``targets`` (B, 16, 26), ``visible`` (B, 16, 13)) put on the
+  device every step. Training samples/s = B / step time.
+* **inference**: the eval-mode forecaster (free-running decoding) on ``(--infer_batch, 2, 26)``
+  observed poses already on the device, one jitted call as
+  :func:`chiral_jax.tasks.forecasting.forecast` builds it (``nnx.merge`` inside the jit; here the
+  state is an argument, not closed over, and no host round trip is timed): the chiral net once,
+  the baseline once, and the baseline with test-time flip averaging (TTA)
+  ``0.5 * (F(x) + T F(T x))``, ``T`` the Penn Action mirror (two passes). Inference samples/s =
+  infer batch / call time.
+* XLA FLOPs per call (``cost_analysis()`` of each compiled program) and parameter counts, to read the
+  time ratios against. XLA's cost analysis counts the body of a loop (``lax.scan``: the encoder's
+  and decoder's time steps) once, not once per iteration, so the absolute FLOPs undercount the
+  recurrent work; both nets have the same loops, so the chiral / baseline ratio still compares like
+  with like (recurrent cells, read-out, normalisation, loss and optimizer each once).
+
+Timings are medians over ``--repeats`` calls after a warm-up call; the variants are interleaved
+(each repeat runs the two training steps back to back, then the three inference calls, each group
+in a rotating order: :func:`chiral_jax.benchmarking.time_interleaved`) so machine noise hits the
+variants a ratio compares alike, and speedups are the median of per-repeat ratios. The speedups
+from process CPU time (all threads) are printed beside them as a cross-check on a shared machine.
+
+Run::
+
+    python benchmarks/forecast_throughput.py                      # 2-layer LSTM, W=256 and W=1024
+    python benchmarks/forecast_throughput.py --quick              # tiny sizes, a smoke test in seconds
+    python benchmarks/forecast_throughput.py --cell gru --hidden 512 --repeats 20 --json fc.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from chiral_jax import skeletons
+from chiral_jax.benchmarking import Timings, machine_info, time_interleaved, xla_flops
+from chiral_jax.tasks import forecasting
+from chiral_jax.tasks.configs import load_config_file
+from chiral_jax.tasks.runner import num_params
+from chiral_jax.train import Trainer
+
+CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "forecast2d.py"
+POSE = skeletons.PENN_ACTION.spec(2)  # 13 joints x (x, y), x negated
+VISIBLE_P = 0.9  # fraction of visible target joints in the random batches
+KINDS = ("chiral", "baseline")
+GROUPS = (("train_chiral", "train_baseline"), ("infer_chiral", "infer_baseline", "infer_baseline_tta"))
+RATIOS = {
+    # name: (numerator, denominator): samples/s ratio = denominator time / numerator time
+    "train_speedup": ("train_chiral", "train_baseline"),
+    "infer_speedup": ("infer_chiral", "infer_baseline"),
+    "infer_speedup_vs_tta": ("infer_chiral", "infer_baseline_tta"),
+}
+
+
+# ---------------------------------------------------------------------------------- rows
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One benchmarked configuration: recurrent cell, stacked layers, hidden width, batch."""
+
+    cell: str
+    layers: int
+    hidden: int
+    batch: int
+    infer_batch: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.layers}-layer {self.cell.upper()}, W={self.hidden}, batch {self.batch}"
+
+
+def make_rows(args: argparse.Namespace) -> list[Row]:
+    quick = args.quick
+    widths = args.hidden or ([16] if quick else [256, 1024])
+    layers = args.layers or (1 if quick else 2)
+    batch = args.batch or (32 if quick else 256)
+    infer_batch = args.infer_batch or batch
+    return [Row(args.cell, layers, w, batch, infer_batch) for w in widths]
+
+
+@dataclasses.dataclass(frozen=True)
+class Setup:
+    """What a row takes from the forecasting config: the model section (with the row's cell, layers
+    and width), the teacher-forcing probability, the observed and forecast frames."""
+
+    model: ml_collections.ConfigDict
+    teacher_forcing: float
+    observed: int
+    future: int
+
+
+def load_setup(config_file: str, row: Row) -> Setup:
+    config = load_config_file(config_file)
+    model = config.model
+    model.cell, model.layers, model.hidden = row.cell, row.layers, row.hidden
+    return Setup(
+        model, float(config.train.teacher_forcing), int(config.data.observed), int(config.data.future)
+    )
+
+
+def build_model(variant: forecasting.Variant, setup: Setup, seed: int) -> nnx.Module:
+    """:func:`chiral_jax.tasks.forecasting.make_model` as the forecasting task calls it."""
+    return forecasting.make_model(
+        variant, setup.model, horizon=setup.future, teacher_forcing=setup.teacher_forcing, seed=seed
+    )
+
+
+# ---------------------------------------------------------------------------------- variants
+
+
+@dataclasses.dataclass
+class Variant:
+    """A timed call ``run() -> outputs to block on``, the samples it forecasts, its compiled program."""
+
+    run: Callable[[], Any]
+    samples: int
+    compiled: Any
+
+
+def random_batch(rng: np.random.Generator, batch: int, observed: int, future: int) -> dict[str, np.ndarray]:
+    """A host training batch of the forecasting task's layout (random poses and visibility)."""
+    size, joints = POSE.size, POSE.num_joints
+    return {
+        "observed": rng.standard_normal((batch, observed, size)).astype(np.float32),
+        "targets": rng.standard_normal((batch, future, size)).astype(np.float32),
+        "visible": rng.random((batch, future, joints)) < VISIBLE_P,
+    }
+
+
+def inference_fn(model: nnx.Module, flip_average: bool) -> tuple[Callable[..., Any], Any]:
+    """``(jitted apply(state, x), state)`` of the eval-mode ``model``, as
+    :func:`chiral_jax.tasks.forecasting.forecast` builds it (the state passed in, not closed over)."""
+    model.eval()
+    graphdef, state = nnx.split(model)
+
+    def apply(state: Any, x: jax.Array) -> jax.Array:
+        net = nnx.merge(graphdef, state, copy=True)
+        y = net(x)
+        if flip_average:
+            y = 0.5 * (y + POSE.transform(net(POSE.transform(x))))
+        return y
+
+    return jax.jit(apply), state
+
+
+def make_variants(
+    row: Row, setup: Setup, seed: int, workdir: str
+) -> tuple[dict[str, Variant], dict[str, int], list[Trainer]]:
+    """The five timed calls of a row: ``train_chiral``, ``train_baseline``, ``infer_chiral``,
+    ``infer_baseline``, ``infer_baseline_tta``; the parameter counts; the two trainers (to close)."""
+    rng = np.random.default_rng(seed)
+    train_batch = random_batch(rng, row.batch, setup.observed, setup.future)
+    x_eval = rng.standard_normal((row.infer_batch, setup.observed, POSE.size)).astype(np.float32)
+    x_eval = jnp.asarray(x_eval)
+    variants: dict[str, Variant] = {}
+    params: dict[str, int] = {}
+    eval_models: dict[str, nnx.Module] = {}
+    trainers: list[Trainer] = []
+    for kind in KINDS:
+        variant = forecasting.Variant(f"{kind}_h{row.hidden}", kind, row.hidden)
+        model = build_model(variant, setup, seed)
+        params[kind] = num_params(model)
+        # The evaluation net gets copies of the weights: the trainer's steps donate (delete) the
+        # arrays of the model it was given.
+        graphdef, state = nnx.split(model)
+        eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
+        trainer = Trainer(
+            model,
+            optax.adam(1e-3),
+            forecasting.forecast_loss,
+            workdir=os.path.join(workdir, f"{row.cell}_{row.layers}_{row.hidden}_{kind}"),
+            bn_momentum=None,
+            progress=False,
+        )
+        trainers.append(trainer)
+
+        def train(trainer: Trainer = trainer) -> Any:
+            metrics = trainer.step(train_batch)
+            return metrics, trainer.state
+
+        variants[f"train_{kind}"] = Variant(train, row.batch, trainer.compile_step(train_batch))
+    for name, kind, tta in (
+        ("infer_chiral", "chiral", False),
+        ("infer_baseline", "baseline", False),
+        ("infer_baseline_tta", "baseline", True),
+    ):
+        jitted, state = inference_fn(eval_models[kind], tta)
+
+        def infer(jitted: Callable[..., Any] = jitted, state: Any = state) -> Any:
+            return jitted(state, x_eval)
+
+        variants[name] = Variant(infer, row.infer_batch, jitted.lower(state, x_eval).compile())
+    return variants, params, trainers
+
+
+# ---------------------------------------------------------------------------------- measuring
+
+
+def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    setup = load_setup(config_file, row)
+    variants, params, trainers = make_variants(row, setup, seed, workdir)
+    setup_s = time.perf_counter() - t0
+    try:
+        timings = time_interleaved({n: v.run for n, v in variants.items()}, repeats=repeats, groups=GROUPS)
+    finally:
+        for trainer in trainers:
+            trainer.close()
+    median_s = timings.medians()
+    rates = {n: variants[n].samples / median_s[n] for n in variants}
+
+    def ratios(t: Timings, cpu: bool) -> dict[str, float]:
+        return {key: t.ratio(num, den, cpu=cpu) for key, (num, den) in RATIOS.items()}
+
+    flops = {n: xla_flops(v.compiled) for n, v in variants.items()}
+    return {
+        "row": row.name,
+        "cell": row.cell,
+        "layers": row.layers,
+        "hidden": row.hidden,
+        "batch": row.batch,
+        "infer_batch": row.infer_batch,
+        "observed": setup.observed,
+        "future": setup.future,
+        "teacher_forcing": setup.teacher_forcing,
+        "dropout": float(setup.model.dropout),
+        "params": params,
+        "param_ratio": params["chiral"] / params["baseline"],
+        "times_s": timings.wall,
+        "median_ms": {n: 1e3 * s for n, s in median_s.items()},
+        "samples_per_s": rates,
+        "ratios": ratios(timings, cpu=False),
+        # The same from process CPU time (every thread): insensitive to time slicing on a shared
+        # machine, but it counts the thread pool's spinning; a cross-check, not the headline.
+        "cpu_times_s": timings.cpu,
+        "cpu_time_ratios": ratios(timings, cpu=True),
+        "ratio_of_medians": {key: median_s[den] / median_s[num] for key, (num, den) in RATIOS.items()},
+        "flops": flops,
+        "flop_ratio_train": flops["train_chiral"] / flops["train_baseline"],
+        "flop_ratio_infer": flops["infer_chiral"] / flops["infer_baseline"],
+        "setup_s": setup_s,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
+    r0 = rows[0]
+    lines = [
+        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} "
+        f"({info['platform']}: {info['device_kind']}), Python {info['python']}"
+        + (f", XLA_FLAGS={info['xla_flags']!r}" if info["xla_flags"] else "")
+        + (
+            f", load average {', '.join(f'{x:.1f}' for x in info['load_average'])}"
+            if info.get("load_average")
+            else ""
+        ),
+        f"float32, {r0['observed']} observed + {r0['future']} forecast frames, median of {repeats} "
+        "interleaved repeats; speedups are medians of per-repeat ratios (samples/s chiral / baseline). "
+        f"Training: Trainer.step (value_and_grad of forecast_loss + Adam, teacher forcing "
+        f"{r0['teacher_forcing']}, dropout {r0['dropout']}), host batch. Inference: eval mode, "
+        "free-running, one jitted call on a device batch; TTA = flip averaging (two passes).",
+        "",
+        "| row | params chiral / baseline | FLOP ratio train / infer | train samples/s chiral "
+        "| train samples/s baseline | train speedup | infer samples/s chiral | infer samples/s baseline "
+        "| infer samples/s baseline+TTA | infer speedup vs baseline+TTA |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        s, q, p = r["samples_per_s"], r["ratios"], r["params"]
+        lines.append(
+            f"| {r['row']} | {p['chiral']:,} / {p['baseline']:,} ({r['param_ratio']:.3f}) "
+            f"| {r['flop_ratio_train']:.3f} / {r['flop_ratio_infer']:.3f} "
+            f"| {s['train_chiral']:,.0f} | {s['train_baseline']:,.0f} | **{q['train_speedup']:.2f}x** "
+            f"| {s['infer_chiral']:,.0f} | {s['infer_baseline']:,.0f} | {s['infer_baseline_tta']:,.0f} "
+            f"| **{q['infer_speedup_vs_tta']:.2f}x** |"
+        )
+    lines += [
+        "",
+        "XLA FLOPs per compiled program (loop bodies counted once, not per time step: compare ratios, "
+        "not absolute values), the single-pass inference speedup, and the speedups by process CPU time:",
+        "",
+        "| row | train MFLOP chiral / baseline | infer MFLOP chiral / baseline / TTA "
+        "| infer speedup vs baseline | CPU-time speedup train / infer vs TTA |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        fl, q, c = r["flops"], r["ratios"], r["cpu_time_ratios"]
+        lines.append(
+            f"| {r['row']} | {fl['train_chiral'] / 1e6:.4g} / {fl['train_baseline'] / 1e6:.4g} "
+            f"| {fl['infer_chiral'] / 1e6:.4g} / {fl['infer_baseline'] / 1e6:.4g} / "
+            f"{fl['infer_baseline_tta'] / 1e6:.4g} | {q['infer_speedup']:.2f}x "
+            f"| {c['train_speedup']:.2f}x / {c['infer_speedup_vs_tta']:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--hidden", type=int, nargs="+", default=None, help="widths, a row each (default 256 1024; 16 quick)"
+    )
+    parser.add_argument("--layers", type=int, default=None, help="stacked layers (default 2; 1 quick)")
+    parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent cell")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="training samples per step (default 256; 32 quick)"
+    )
+    parser.add_argument(
+        "--infer_batch", type=int, default=None, help="inference samples per call (default: --batch)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed calls per variant (default 10; 2 quick)"
+    )
+    parser.add_argument(
+        "--config", type=str, default=str(CONFIG), help="forecasting config file (its model and data)"
+    )
+    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Runs the benchmark, prints the tables and returns the rows (raw numbers)."""
+    args = parse_args(argv)
+    repeats = args.repeats or (2 if args.quick else 10)
+    rows = make_rows(args)
+    if repeats < 1 or any(min(r.hidden, r.layers, r.batch, r.infer_batch) < 1 for r in rows):
+        raise SystemExit("--repeats, --hidden, --layers, --batch and --infer_batch must be >= 1")
+    n_dev = len(jax.devices())
+    if any(r.batch % n_dev for r in rows):
+        raise SystemExit(f"--batch must be divisible by the {n_dev} devices the trainer splits it over")
+    t0 = time.perf_counter()
+    out = []
+    with tempfile.TemporaryDirectory(prefix="forecast_throughput_") as workdir:
+        for i, row in enumerate(rows):
+            out.append(measure_row(row, args.config, repeats, args.seed + i, workdir))
+            print(f"# {row.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    info = machine_info()
+    print(format_table(out, info, repeats))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "repeats": repeats, "rows": out}, f, indent=1)
+    return out
+
+
+if __name__ == "__main__":
+    main()
