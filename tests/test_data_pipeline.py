@@ -70,6 +70,25 @@ def test_augmented_batches_are_a_function_of_seed_and_epoch(windows):
     np.testing.assert_allclose(first[0]["inputs"][row], spec.transform(plain[0]["inputs"][row]))
 
 
+def test_augmented_batches_equal_the_host_path_and_split_over_processes(windows):
+    aug = MirrorAugment(0.5, skeleton_in=skeletons.H36M, skeleton_out=skeletons.H36M)
+    old = list(windows.batches(24, seed=4, epoch=1, drop_remainder=True, augment=aug))
+    new = list(
+        window_batches(windows, 24, seed=4, epoch=1, augment=aug, fields=("inputs", "targets", "mirrored"))
+    )
+    for a, b in zip(old, new, strict=True):
+        for key in ("inputs", "targets", "mirrored"):
+            np.testing.assert_array_equal(a[key], b[key])
+    parts = [
+        list(window_batches(windows, 24, seed=4, epoch=1, augment=aug, process_index=p, process_count=2))
+        for p in range(2)
+    ]
+    for b, batch in enumerate(old):
+        np.testing.assert_array_equal(
+            np.concatenate([parts[p][b]["targets"] for p in range(2)]), batch["targets"]
+        )
+
+
 def test_processes_split_every_global_batch(windows):
     whole = list(window_batches(windows, 24, seed=1, epoch=0))
     parts = [
@@ -113,6 +132,11 @@ def test_load_splits_reads_back_the_reader_output_in_order(tmp_path, monkeypatch
     monkeypatch.setattr(builders.Synthetic, "download_and_prepare", fail)
     again = builders.load_splits("synthetic", data_dir=tmp_path, synthetic=TINY)
     assert [s.key for s in again["test"]] == [s.key for s in ref["test"]]
+    # Options equal to the generator's defaults name the registered default build.
+    assert (
+        builders.make_builder("synthetic", data_dir=tmp_path, synthetic={"seed": 0}).builder_config.name
+        == "default"
+    )
     # Other options are another build.
     with pytest.raises(AssertionError, match="rebuilt"):
         builders.load_splits("synthetic", data_dir=tmp_path, synthetic={**TINY, "seed": 3})

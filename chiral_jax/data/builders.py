@@ -47,6 +47,7 @@ from etils import epath
 
 from chiral_jax.data.registry import DATASETS, ReadOptions, dataset
 from chiral_jax.data.sequence import PoseSequence
+from chiral_jax.data.synthetic import SyntheticConfig
 
 __all__ = [
     "BUILDERS",
@@ -220,7 +221,11 @@ class SyntheticBuilderConfig(tfds.core.BuilderConfig):
     @classmethod
     def of(cls, options: Mapping[str, Any]) -> SyntheticBuilderConfig:
         """A config named after its options (``default`` for none), so each option set builds once."""
-        items = tuple(sorted((k, _plain(v)) for k, v in options.items()))
+        defaults = {f.name: _plain(f.default) for f in dataclasses.fields(SyntheticConfig)}
+        # Options equal to the generator's defaults do not make another dataset.
+        items = tuple(
+            sorted((k, _plain(v)) for k, v in options.items() if defaults.get(k, _MISSING) != _plain(v))
+        )
         if not items:
             return cls(name="default", description="SyntheticConfig() defaults")
         text = json.dumps(items)
@@ -241,6 +246,9 @@ class Synthetic(_PoseBuilder, skip_registration=True):
 
     def _read_options(self) -> ReadOptions:
         return ReadOptions(synthetic=dict(self.builder_config.options))
+
+
+_MISSING = object()
 
 
 def _plain(v: Any) -> Any:
@@ -290,6 +298,8 @@ def make_builder(
         if name != "synthetic":
             raise ValueError(f"{name}: synthetic options ({sorted(options)}) apply to 'synthetic' only")
         config = SyntheticBuilderConfig.of(options)
+        # A registered config of the same options (e.g. "default") is that config itself.
+        config = {c.name: c for c in cls.BUILDER_CONFIGS}.get(config.name, config)
     kwargs: dict[str, Any] = {}
     if data_dir:
         kwargs["data_dir"] = str(data_dir)

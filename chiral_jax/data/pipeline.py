@@ -5,11 +5,16 @@ Every task feeds training the same way: its examples live in memory (read once f
 ``batch_size`` item ids (``gather(ids) -> batch``, e.g. :meth:`PoseWindows.gather`). The pipeline
 is a ``grain.MapDataset`` over batch numbers, so it is
 
-* deterministic: the item order of an epoch is ``default_rng([seed, epoch]).permutation`` (the same
-  order :meth:`PoseWindows.batches` visits), and augmentation draws come from a generator seeded by
-  ``(seed, epoch, batch number, process)``: a resumed run sees the batches an uninterrupted one saw;
+* deterministic: the item order of an epoch is ``default_rng([seed, epoch]).permutation`` (the
+  order :meth:`PoseWindows.batches` visits), and the augmentation of a batch draws from that same
+  epoch stream, continued after the permutation and advanced to the batch's first row: an
+  augmentation that draws one number per row (:class:`~chiral_jax.data.augment.MirrorAugment`)
+  gets exactly the draws the host path gives it, whatever batch a read thread prepares first. A
+  resumed run sees the batches an uninterrupted one saw;
 * sharded per process for multi-host training: every process gathers only its rows of each global
-  batch (rows ``[p * B / P, (p + 1) * B / P)``), as :func:`chiral_jax.train.shard_batch` expects;
+  batch (rows ``[p * B / P, (p + 1) * B / P)``), as :func:`chiral_jax.train.shard_batch` expects,
+  and its augmentation draws are those of its rows, so P processes together make the batch one
+  process would;
 * prefetched: grain's read threads gather the next batches while the device runs the current step.
 """
 
@@ -31,9 +36,23 @@ Augment = Callable[[Batch, np.random.Generator], Batch]
 
 def epoch_order(num_items: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarray:
     """The item order of one epoch: a permutation drawn from ``(seed, epoch)`` (or 0..n-1)."""
-    if not shuffle:
-        return np.arange(num_items)
-    return np.random.default_rng([seed, epoch]).permutation(num_items)
+    return _epoch_stream(num_items, seed, epoch, shuffle)[0]
+
+
+def _epoch_stream(num_items: int, seed: int, epoch: int, shuffle: bool) -> tuple[np.ndarray, dict[str, Any]]:
+    """The epoch's order and the state of its random stream after drawing it."""
+    rng = np.random.default_rng([seed, epoch])
+    order = rng.permutation(num_items) if shuffle else np.arange(num_items)
+    return order, rng.bit_generator.state
+
+
+def _stream_at(state: dict[str, Any], draws: int) -> np.random.Generator:
+    """A generator continuing the stream of ``state`` after ``draws`` 64-bit draws (one per
+    ``random()`` double)."""
+    bits = np.random.PCG64()
+    bits.state = state
+    bits.advance(draws)
+    return np.random.Generator(bits)
 
 
 def index_batches(
@@ -62,7 +81,9 @@ def index_batches(
       shuffle: visit items in the order of :func:`epoch_order` (else 0..n-1).
       drop_remainder: skip the last, smaller batch.
       augment: optional ``fn(batch, rng) -> batch`` (e.g. a
-        :class:`~chiral_jax.data.augment.MirrorAugment`), applied to this process's rows.
+        :class:`~chiral_jax.data.augment.MirrorAugment`), applied to this process's rows; ``rng``
+        continues the epoch's stream at the batch's first row (see the module docstring): an
+        augmentation should draw one number per row (more would reuse the next rows' draws).
       fields: keep only these keys of each batch (after augmentation); None keeps all.
       process_index, process_count: this process and how many share each batch.
       num_threads, prefetch: grain's read threads and how many batches they prepare ahead.
@@ -78,7 +99,7 @@ def index_batches(
         raise ValueError(
             f"batch_size {batch_size} does not split over {process_count} processes: use a multiple"
         )
-    order = epoch_order(num_items, seed, epoch, shuffle)
+    order, state = _epoch_stream(num_items, seed, epoch, shuffle)
     num_batches = num_items // batch_size if drop_remainder else -(-num_items // batch_size)
     if num_batches == 0:
         raise ValueError(f"{num_items} items: fewer than one batch of {batch_size}")
@@ -89,7 +110,7 @@ def index_batches(
         ids = order[b * batch_size : (b + 1) * batch_size][lo : lo + rows]
         batch = gather(ids)
         if augment is not None:
-            batch = augment(batch, np.random.default_rng([seed, epoch, b, process_index]))
+            batch = augment(batch, _stream_at(state, b * batch_size + lo))
         return batch if fields is None else {k: batch[k] for k in fields if k in batch}
 
     ds = grain.MapDataset.range(num_batches).map(make)

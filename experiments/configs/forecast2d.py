@@ -1,8 +1,11 @@
 """Default forecasting config: the built-in synthetic motions seen in the Penn Action layout.
 
 Command:  python experiments/forecast2d.py --workdir /tmp/forecast2d
-Runtime:  (measured: see the README's forecasting table)
-Result:   (see the README's forecasting table; WORKDIR/results.md)
+Runtime:  4 min 26 s on the 2-core CPU machine (x86_64 AMD EPYC, jax 0.10.2): 12 runs of 8 epochs.
+Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 56.4 +- 0.4, chiral
+          width 94 (the baseline's parameters) 57.4 +- 1.0, baseline without augmentation
+          56.7 +- 1.6, with augmentation 54.1 +- 2.6, with augmentation and flip averaging
+          57.5 +- 0.4; zero velocity 54.8, constant velocity 44.2 (WORKDIR/results.md; README).
 
 Given the present pose and its initial velocity (2 observed frames), forecast 16 poses; chiral
 stacked LSTM (equal width, equal parameters) against the plain baseline without and with mirror
