@@ -354,6 +354,27 @@ class LiftingTask(runner.Task):
             "augment": variant.augment,
         }
 
+    def model_metadata(
+        self, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
+    ) -> dict[str, Any]:
+        """``model.json``: the variant, the skeleton, the net's shape and the 2D normalisation
+        (what :mod:`chiral_jax.predict` rebuilds the model from)."""
+        return {
+            "task": "lifting",
+            "variant": dataclasses.asdict(variant),
+            "skeleton": data.skeleton.name,
+            "joint_names": list(data.skeleton.joint_names),
+            "filter_widths": list(config.model.filter_widths),
+            "receptive_field": math.prod(config.model.filter_widths),
+            "dropout": config.model.dropout,
+            "causal": config.model.causal,
+            "input": "2D keypoints (T, J, 2) in VideoPose3D's normalized screen coordinates "
+            "(u / w * 2 - 1, v / w * 2 - h / w)",
+            "output": "3D poses (T, J, 3) in metres, camera frame, root-relative (joint 0 at 0)",
+            "dataset": data.name,
+            "config": config.to_dict(),
+        }
+
     def setup(
         self, variant: Variant, seed: int, data: LiftingData, config: ml_collections.ConfigDict
     ) -> TrainingSetup:

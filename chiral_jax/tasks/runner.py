@@ -5,7 +5,9 @@ trains (model, optimizer, loss, batches: a :class:`TrainingSetup`), its evaluati
 of its table. :func:`run` does the rest, the same way for every task:
 
 * ``workdir/<variant>/seed<k>/`` per run: checkpoints (training resumes where it stopped),
-  ``metrics.jsonl``, ``learning_curves.png`` and ``result.json``; a run whose ``result.json`` was
+  ``metrics.jsonl``, ``learning_curves.png``, ``result.json`` and ``model.json`` (what rebuilds the
+  model without the training data: :meth:`Task.model_metadata`, e.g. for
+  :mod:`chiral_jax.predict`); a run whose ``result.json`` was
   written under the same config is not repeated;
 * ``workdir/results.json``: ``config``, ``data``, ``machine``, ``models`` (one record per variant
   and seed: the variant's description, ``seed``, ``params``, ``train_seconds``, the task's
@@ -126,6 +128,12 @@ class Task(abc.ABC):
     ) -> Record:
         """Test metrics of a trained model; a ``"tta"`` entry holds the flip-averaged metrics."""
 
+    def model_metadata(self, variant: Any, data: Any, config: ml_collections.ConfigDict) -> Record | None:
+        """What rebuilds a variant's model without the training data (architecture, skeleton, input
+        normalisation): written as ``model.json`` beside the run's checkpoints. None (the default):
+        no file."""
+        return None
+
     def extra_results(self, data: Any, config: ml_collections.ConfigDict) -> Record:
         """Top-level entries of ``results.json`` besides the trained models (e.g. trivial
         baselines); none by default."""
@@ -169,6 +177,7 @@ def train_variant(
     """
     path = os.path.join(workdir, "result.json")
     fingerprint = _config_hash(config)
+    _write_model_metadata(task.model_metadata(variant, data, config), workdir, fingerprint)
     if os.path.exists(path):
         with open(path) as f:
             try:
@@ -206,6 +215,17 @@ def train_variant(
         json.dump(record, f, indent=1, default=float)
     os.replace(tmp, path)  # atomic: a half-written result is never read back
     return record
+
+
+def _write_model_metadata(metadata: Record | None, workdir: str, fingerprint: str) -> None:
+    """``workdir/model.json`` (atomically), with the config hash of the run that wrote it."""
+    if metadata is None:
+        return
+    os.makedirs(workdir, exist_ok=True)
+    tmp = os.path.join(workdir, "model.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump({**metadata, "config_hash": fingerprint}, f, indent=1, default=str)
+    os.replace(tmp, os.path.join(workdir, "model.json"))
 
 
 def run(task: Task, config: ml_collections.ConfigDict, workdir: str) -> Record:

@@ -1,0 +1,8 @@
+"""Lifting your own 2D keypoints: restore a trained lifter (:mod:`.model`), read detector outputs
+into the H36M-17 layout (:mod:`.keypoints`), predict 3D poses (``experiments/predict3d.py``).
+
+Imports Flax and orbax lazily (on :func:`load_lifter`)."""
+
+from chiral_jax.predict.model import Lifter, ModelMismatchError, describe_arrays, find_run, load_lifter
+
+__all__ = ["Lifter", "ModelMismatchError", "describe_arrays", "find_run", "load_lifter"]
