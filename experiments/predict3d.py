@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 
 from absl import app, flags
 
@@ -133,6 +134,11 @@ def main(argv: list[str]) -> None:
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # orbax logs every restore at INFO
+
+    def show(message: Warning | str, *args: object, **kwargs: object) -> None:
+        print(f"predict3d: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show  # one line per warning (gap filling, ffmpeg), no source lines
     try:
         predict(
             _CHECKPOINT.value,
