@@ -103,7 +103,7 @@ def render_prediction(
     ``path`` ending in ``.png`` (or ``.jpg``): a still of ``frame`` (default: the middle one).
     ``.gif``: an animation (pillow) of every ``stride``-th frame at ``fps / stride`` frames per
     second. ``.mp4``: the same through ffmpeg; without ffmpeg on the PATH a GIF is written beside
-    it instead (with a warning). Returns the path written.
+    it instead (with a warning); no suffix: ``.gif`` is added. Returns the path written.
     """
     keypoints_2d, poses_3d = np.asarray(keypoints_2d), np.asarray(poses_3d)
     if keypoints_2d.shape[0] != poses_3d.shape[0] or keypoints_2d.ndim != 3 or poses_3d.ndim != 3:
@@ -112,6 +112,8 @@ def render_prediction(
             f"{keypoints_2d.shape} and {poses_3d.shape}"
         )
     path = os.fspath(path)
+    if not os.path.splitext(path)[1]:
+        path += ".gif"  # animations are GIFs unless asked otherwise
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".gif", ".mp4", ".png", ".jpg"):
         raise ValueError(f"--render {path}: expected a .gif, .mp4 or .png file name")

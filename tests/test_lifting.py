@@ -94,6 +94,13 @@ def test_end_to_end_writes_results(tmp_path, data_dir):
     np.testing.assert_allclose(
         [m["mpjpe_mm"] for m in again["models"]], [m["mpjpe_mm"] for m in saved["models"]], rtol=1e-5
     )
+    # Each run's model.json rebuilds the model it evaluated (chiral_jax.predict, predict3d.py).
+    from chiral_jax.predict import load_lifter
+
+    lifter = load_lifter(tmp_path, "chiral_plain_relu_w22")
+    test = load_synthetic("test", **TINY_DATA)
+    rescored = lifting.evaluate(lifter.model, test, skeletons.H36M, receptive_field=lifter.receptive_field)
+    assert rescored["mpjpe_mm"] == pytest.approx(saved["models"][1]["mpjpe_mm"], rel=1e-4)
 
 
 def test_chunked_prediction_equals_the_dilated_net_on_whole_sequences():

@@ -65,8 +65,12 @@ def _fake_run(workdir: Path, kind: str = "chiral", channels: int = 16, seed: int
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("runs")
-    _fake_run(root, "chiral")
-    _fake_run(root, "baseline")
+    run = _fake_run(root, "chiral")
+    # A second variant's folder for the lookup tests (a copy: find_run reads only the names).
+    shutil.copytree(run, root / "baseline_w16" / "seed0")
+    meta = json.loads((run / "model.json").read_text())
+    meta["variant"].update(name="baseline_w16")
+    (root / "baseline_w16" / "seed0" / "model.json").write_text(json.dumps(meta))
     return root
 
 
@@ -95,13 +99,17 @@ def test_runner_writes_model_json_that_rebuilds_the_model(workdir):
     restored = [np.asarray(p) for p in jax.tree.leaves(nnx.state(lifter.model, nnx.Param))]
     for got, want in zip(restored, SAVED_PARAMS["chiral_w16"], strict=True):
         np.testing.assert_array_equal(got, want)
-    # Mirrored input, mirrored output: exactly for the chiral net, not for the dense one.
-    mirrored = lifter.predict(_mirror_poses(x, 2))
-    np.testing.assert_allclose(mirrored, _mirror_poses(y, 3), atol=1e-6)
-    dense = load_lifter(workdir / "baseline_w16" / "seed0")
-    yd = dense.predict(x)
-    assert np.abs(dense.predict(_mirror_poses(x, 2)) - _mirror_poses(yd, 3)).max() > 1e-3
-    # Flip averaging makes the dense net equivariant.
+    # Mirrored input, mirrored output, exactly.
+    np.testing.assert_allclose(lifter.predict(_mirror_poses(x, 2)), _mirror_poses(y, 3), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_dense_lifter_mirrors_only_with_flip_averaging(tmp_path):
+    dense = load_lifter(_fake_run(tmp_path, "baseline"))
+    assert dense.kind == "baseline"
+    x = np.random.default_rng(0).normal(0, 0.3, (20, 17, 2)).astype(np.float32)
+    y = dense.predict(x)
+    assert np.abs(dense.predict(_mirror_poses(x, 2)) - _mirror_poses(y, 3)).max() > 1e-3
     ya = dense.predict(x, flip_average=True)
     np.testing.assert_allclose(
         dense.predict(_mirror_poses(x, 2), flip_average=True), _mirror_poses(ya, 3), atol=1e-5
@@ -317,3 +325,12 @@ def test_render_gif(tmp_path):
     assert Path(path).read_bytes()[:3] == b"GIF"
     with pytest.raises(ValueError, match=r"expected a \.gif, \.mp4 or \.png"):
         render_prediction(px, poses, tmp_path / "a.avi")
+
+
+def test_demo_config_loads():
+    from chiral_jax.tasks import lifting
+    from chiral_jax.tasks.configs import load_config_file
+
+    config = load_config_file(str(ROOT / "experiments" / "configs" / "lift3d_predict_demo.py"))
+    names = [v.name for v in lifting.variants(config.model, config.train.augment)]
+    assert names == ["chiral_plain_relu_w128"]

@@ -128,6 +128,7 @@ class Lifter:
     run_dir: Path
     checkpoint: Path
     epoch: int
+    _compiled: dict[bool, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:
@@ -146,9 +147,11 @@ class Lifter:
         :func:`chiral_jax.tasks.lifting.dilated_apply`)."""
         from chiral_jax.tasks.lifting import dilated_apply
 
-        apply, state = dilated_apply(self.model, self.skeleton, flip_average=flip_average)
-        jitted = jax.jit(apply)
-        return lambda x: jitted(state, x)
+        if flip_average not in self._compiled:  # one jit per setting: repeated calls reuse it
+            apply, state = dilated_apply(self.model, self.skeleton, flip_average=flip_average)
+            jitted = jax.jit(apply)
+            self._compiled[flip_average] = lambda x: jitted(state, x)
+        return self._compiled[flip_average]
 
     def predict(self, keypoints: np.ndarray, *, flip_average: bool = False) -> np.ndarray:
         """Normalized 2D keypoints (T, J, 2) -> root-relative 3D poses (T, J, 3) in metres.
