@@ -218,8 +218,8 @@ def train_variant(
 
 
 def _write_model_metadata(metadata: Record | None, workdir: str, fingerprint: str) -> None:
-    """``workdir/model.json`` (atomically), with the config hash of the run that wrote it."""
-    if metadata is None:
+    """``workdir/model.json`` (atomically, by process 0), with the config hash of the run."""
+    if metadata is None or jax.process_index() != 0:
         return
     os.makedirs(workdir, exist_ok=True)
     tmp = os.path.join(workdir, "model.json.tmp")
