@@ -4,14 +4,15 @@ The licensed datasets are not on this machine, so the HumanEva-I and limited-dat
 from fixtures with their structure and (approximately) their size: VideoPose3D-format npz files
 written by :mod:`chiral_jax.data.fixtures` (synthetic content: the timing of a step does not depend
 on it), built and read through the task's own data path. For every variant of the config this
-times ``--steps`` training steps of the task's own :class:`~chiral_jax.train.Trainer` (after one
-warm-up step that compiles) and one evaluation pass over the test split (the task's
+times ``--steps`` training steps of the task's own :class:`~chiral_jax.train.Trainer` fed by the
+task's own batches (batching and augmentation included; after one warm-up step that compiles) and
+one evaluation pass over the test split (the task's
 :meth:`~chiral_jax.tasks.lifting.LiftingTask.evaluate`, test-time flip averaging included), and
 prints steps per epoch, seconds per step and the estimated runtime of the config's epochs x seeds
-(per sweep entry for a sweep). An ESTIMATE: no checkpoint writes, no data loading or TFDS build,
-and on a shared machine the step time varies with the load.
+(per sweep entry for a sweep). An ESTIMATE: no checkpoint writes, compilation, TFDS build or data
+reading, and on a shared machine the step time varies with the load.
 
-Fixture sizes (frames per camera, see ``SIZES``; the real counts may differ somewhat):
+Fixture sizes (frames per camera, see :func:`sizes`; the real counts may differ somewhat):
 
 * ``humaneva``: Train/S1-S3 and Validate/S1-S3, one ``Walking`` / ``Jog`` / ``Box`` take of 360
   frames each, 3 cameras: 9,720 training windows (the real set gives ~9.5 batches of 1,024).
@@ -92,12 +93,20 @@ def time_variant(
         trainer = Trainer(
             s.model, s.optimizer, s.loss_fn, workdir=workdir, bn_momentum=s.bn_momentum, progress=False
         )
-        it = iter(s.batches(0))
-        batches = [next(it) for _ in range(min(steps + 1, s.steps_per_epoch))]
-        jax.block_until_ready(trainer.step(batches[0]))  # compiles
+        epoch, it = 0, iter(s.batches(0))
+
+        def next_batch() -> dict[str, Any]:
+            nonlocal epoch, it
+            try:
+                return next(it)
+            except StopIteration:
+                epoch, it = epoch + 1, iter(s.batches(epoch + 1))
+                return next(it)
+
+        jax.block_until_ready(trainer.step(next_batch()))  # compiles
         t0 = time.perf_counter()
-        for i in range(steps):
-            out = trainer.step(batches[1 + i % (len(batches) - 1)] if len(batches) > 1 else batches[0])
+        for _ in range(steps):  # the task's own batches: data loading and augmentation included
+            out = trainer.step(next_batch())
         jax.block_until_ready(out)
         step_seconds = (time.perf_counter() - t0) / steps
         model = trainer.model
@@ -153,7 +162,8 @@ def format_table(rows: list[dict[str, Any]], config: ml_collections.ConfigDict, 
     total = sum(r["run_seconds"] for r in rows) * seeds
     lines += [
         "",
-        f"Estimated total: {total / 60:.1f} min ({seeds} seed(s); no checkpoints or data loading counted).",
+        f"Estimated total: {total / 60:.1f} min ({seeds} seed(s); no compilation, checkpoints or "
+        "data reading counted).",
     ]
     return "\n".join(lines)
 
@@ -180,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         config.train.epochs = args.epochs
     if args.quick:
         config.model.channels, config.model.filter_widths = 16, (3, 3)
-        config.model.equal_params = False
+        config.model.equal_params, config.model.kind = False, "chiral"
+        config.eval.test_time_augmentation = False
         config.train.batch_size = 16
         if config.get("sweep"):
             config.sweep = tuple(config.sweep)[:1]
