@@ -661,7 +661,10 @@ def _plot_sweep(points: Sequence[dict[str, Any]], path: str) -> None:
             style = "--" if name.endswith("+ TTA") else "-"
             ax.errorbar(x, y, yerr=err, marker="o", linestyle=style, capsize=3, label=name)
         ax.set_xscale("log")
-        ax.set_xlabel("training frames (log)")
+        ticks = {p["train_frames"]: p["entry"] for p in points}  # label each point with its entry
+        ax.set_xticks(list(ticks), [f"{e}\n{f:,}" for f, e in ticks.items()], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("training data and frames (log)")
         ax.set_ylabel(f"test {title} (mm, mean ± std over seeds)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

@@ -12,7 +12,12 @@ here; ``--config.data.keypoints=detectron_pt_coco`` for the 2D detections of the
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d_humaneva \\
               --config experiments/configs/lift3d_humaneva.py --config.data.manual_dir /path/to/humaneva_npz
-Runtime:  TBD
+Runtime:  an ESTIMATE (not run end to end): on a fixture of HumanEva-I's size (9,720 training
+          windows: 75 steps of 128 per epoch) the 2-core CPU machine (busy, load ~8) took 0.56 s
+          (chiral w1024), 0.83 s (chiral w1448) and 1.15 s (baseline w1024) per step, i.e.
+          ~53 hours per seed for 1,000 epochs of the three nets, ~6.6 days for 3 seeds (command:
+          python benchmarks/recipe_step_time.py --config experiments/configs/lift3d_humaneva.py
+          --steps 8). A GPU job; lift3d_humaneva_cpu.py is the CPU-sized variant.
 Result:   not measured (no data here). WORKDIR/results.md: the overall table and P-MPJPE / MPJPE
           by subject x action. Published reference (Chirality Nets, 2D detections): 30.6 mm.
 """

@@ -9,7 +9,12 @@ with augmentation, also evaluated with flip averaging).
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d_humaneva_cpu \\
               --config experiments/configs/lift3d_humaneva_cpu.py \\
               --config.data.manual_dir /path/to/humaneva_npz
-Runtime:  TBD
+Runtime:  an ESTIMATE of ~22 minutes on the 2-core CPU machine: this command with
+          --config.train.epochs=5 on a fixture of HumanEva-I's size (9,720 training windows, 75
+          steps per epoch; benchmarks/recipe_step_time.py writes it) took 2 min 38 s wall, the
+          TFDS build and three compilations included (~1.6 min), then 3.3 s (chiral w256),
+          5.0 s (chiral w362) and 3.7 s (baseline) per epoch on a busy box (load ~8):
+          ~1.6 min + 100 x 12 s.
 Result:   not measured (no data here): WORKDIR/results.md.
 """
 

@@ -10,8 +10,8 @@ subset's size), 3 seeds.
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d_limited \\
               --config experiments/configs/lift3d_limited.py --config.data.manual_dir /path/to/h36m_npz
-Runtime:  not measured (no Human3.6M here); each entry is a full run, and S1+S5+S6 at batch 64 is
-          ~15k steps per epoch: a GPU job. lift3d_limited_cpu.py is the CPU-sized variant.
+Runtime:  not measured (no Human3.6M here); each entry is a full 80-epoch run at width 1024 and
+          3 seeds: a GPU job. lift3d_limited_cpu.py is the CPU-sized variant.
 Result:   not measured (no data here). WORKDIR/sweep.md (MPJPE and P-MPJPE per entry and model,
           mean ± std over seeds), WORKDIR/sweep.png (error against training frames), and each
           entry's own WORKDIR/<entry>/results.md.

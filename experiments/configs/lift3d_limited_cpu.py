@@ -5,7 +5,13 @@ lr decayed once per epoch, chiral once vs the baseline once and with flip averag
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d_limited_cpu \\
               --config experiments/configs/lift3d_limited_cpu.py --config.data.manual_dir /path/to/h36m_npz
-Runtime:  TBD
+Runtime:  an ESTIMATE of 25-45 minutes plus reading the data, from measured step and evaluation
+          times on a fixture of Human3.6M's size (S1 ~246k windows, S9 + S11 ~540k test frames:
+          python benchmarks/recipe_step_time.py --config experiments/configs/lift3d_limited_cpu.py)
+          on the 2-core CPU machine, which was busy (load 8-16): per epoch of the three entries
+          and both nets 23-37 s of training (37, 191 and 384 steps of 64 for S1 1%, 5%, 10%),
+          and 10-20 min of evaluation in all (~540k test frames, four passes per entry with flip
+          averaging). 40 epochs: 15-25 min of training.
 Result:   not measured (no data here): WORKDIR/sweep.md and WORKDIR/sweep.png.
 """
 
@@ -16,6 +22,6 @@ def get_config():
     c = load_sibling_config(__file__, "lift3d_limited.py")
     c.sweep = ("S1:0.01", "S1:0.05", "S1:0.1")
     c.model.channels = 256
-    c.train.epochs = 30
+    c.train.epochs = 40
     c.num_seeds = 1
     return c
