@@ -34,13 +34,19 @@ def body_motion(frames: int, joints: int, seed: int) -> np.ndarray:
 H36M_ACTIONS = {"S1": {"Walking 1": 40, "Directions": 25}, "S9": {"Walking": 30}}
 
 
-def write_h36m(folder: Path, source: str = "gt", extra_2d_frames: int = 3) -> dict:
-    """data_3d_h36m.npz (32 joints) + data_2d_h36m_<source>.npz (projected, a few frames longer)."""
+def write_h36m(
+    folder: Path, source: str = "gt", extra_2d_frames: int = 3, actions: dict | None = None
+) -> dict:
+    """data_3d_h36m.npz (32 joints) + data_2d_h36m_<source>.npz (projected, a few frames longer).
+
+    ``actions``: ``{subject: {take: frames}}`` (default :data:`H36M_ACTIONS`), e.g. a set of the
+    real one's size for timing runs.
+    """
     cams = h36m_cameras()
     pos3, pos2 = {}, {}
-    for si, (subject, actions) in enumerate(H36M_ACTIONS.items()):
+    for si, (subject, takes) in enumerate((H36M_ACTIONS if actions is None else actions).items()):
         pos3[subject], pos2[subject] = {}, {}
-        for ai, (action, n) in enumerate(actions.items()):
+        for ai, (action, n) in enumerate(takes.items()):
             world = body_motion(n + extra_2d_frames, 32, seed=10 * si + ai)
             pos3[subject][action] = world[:n]
             views = []
@@ -65,12 +71,16 @@ HUMANEVA_ACTIONS = {
 }
 
 
-def write_humaneva(folder: Path, source: str = "gt") -> dict:
-    """data_3d_humaneva15.npz + data_2d_humaneva15_<source>.npz (random 2D; one view missing in Validate)."""
+def write_humaneva(folder: Path, source: str = "gt", actions: dict | None = None) -> dict:
+    """data_3d_humaneva15.npz + data_2d_humaneva15_<source>.npz (random 2D; one view missing in
+    Validate/S2).
+
+    ``actions``: ``{subject: {take: frames}}`` (default :data:`HUMANEVA_ACTIONS`).
+    """
     pos3, pos2 = {}, {}
-    for si, (subject, actions) in enumerate(HUMANEVA_ACTIONS.items()):
+    for si, (subject, takes) in enumerate((HUMANEVA_ACTIONS if actions is None else actions).items()):
         pos3[subject], pos2[subject] = {}, {}
-        for ai, (action, n) in enumerate(actions.items()):
+        for ai, (action, n) in enumerate(takes.items()):
             pos3[subject][action] = body_motion(n, 15, seed=100 + 10 * si + ai)
             rng = np.random.default_rng(si * 7 + ai)
             views = [rng.uniform(0, 480, size=(n + 2, 15, 2)).astype(np.float32) for _ in range(3)]

@@ -24,9 +24,19 @@ def by_subjects(sequences: Iterable[PoseSequence], subjects: Sequence[str]) -> l
 
 
 def by_actions(sequences: Iterable[PoseSequence], actions: Sequence[str]) -> list[PoseSequence]:
-    """The sequences whose action type (``"Walking 1"`` -> ``"Walking"``) is listed."""
-    keep = {action_type(a) for a in actions}
-    return [s for s in sequences if action_type(s.action) in keep]
+    """The sequences whose action type (``"Walking 1"`` -> ``"Walking"``) is listed.
+
+    A listed name that is no action type of the pool selects the types it begins, as VideoPose3D's
+    ``-a`` does (``"Walk"`` -> HumanEva's ``"Walking"``); a name equal to an action type selects
+    that type only (Human3.6M's ``"Walking"`` is not ``"WalkDog"``).
+    """
+    pool = list(sequences)
+    types = {action_type(s.action) for s in pool}
+    keep = set()
+    for a in actions:
+        name = action_type(a)
+        keep |= {name} if name in types else {t for t in types if t.startswith(name)}
+    return [s for s in pool if action_type(s.action) in keep]
 
 
 def _offset(seed: int, subject: str, action: str, room: int) -> int:

@@ -43,8 +43,10 @@ __all__ = [
     "LiftingData",
     "LiftingTask",
     "Variant",
+    "by_subject_action",
     "dilated_apply",
     "evaluate",
+    "learning_rate",
     "load_data",
     "machine_description",
     "make_model",
@@ -54,6 +56,9 @@ __all__ = [
     "predict",
     "results_table",
     "run_sweep",
+    "subject_action_markdown",
+    "subject_action_summary",
+    "sweep_table",
     "train_and_evaluate",
     "variants",
 ]
@@ -285,8 +290,106 @@ def evaluate(
             )
         ),
         "per_action": metrics.aggregate_by_action(frame_errors, [s.action for s in test]),
+        "per_subject_action": by_subject_action(per_seq, test),
         "eval_frames_per_second": fps,
     }
+
+
+def by_subject_action(
+    per_seq: Sequence[tuple[np.ndarray, np.ndarray]], test: Sequence[PoseSequence]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{subject: {action type: {"mpjpe_mm", "p_mpjpe_mm", "frames"}}}`` of per-sequence
+    ``(predicted, true)`` pairs ((T, J, 3) metres), frames of every take, chunk and camera of one
+    action type pooled (VideoPose3D's ``--by-subject`` evaluation; the paper's HumanEva table)."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for (pred, true), seq in zip(per_seq, test, strict=True):
+        key = (seq.subject, metrics.action_type(seq.action))
+        acc = sums.setdefault(key, [0.0, 0.0, 0])
+        acc[0] += float(metrics.per_joint_errors(pred, true).mean(axis=-1).sum())
+        aligned = metrics.procrustes_align(pred, true)
+        acc[1] += float(metrics.per_joint_errors(aligned, true).mean(axis=-1).sum())
+        acc[2] += len(true)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (subject, action), (e, pe, n) in sorted(sums.items()):
+        out.setdefault(subject, {})[action] = {
+            "mpjpe_mm": 1000 * e / n,
+            "p_mpjpe_mm": 1000 * pe / n,
+            "frames": n,
+        }
+    return out
+
+
+def subject_action_summary(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and standard deviation over seeds of each run's ``per_subject_action`` (and of its
+    ``tta`` entry, as a ``"<name> + TTA"`` row): ``[{"name", "seeds", "per_subject_action":
+    {subject: {action: {"mpjpe_mm", "mpjpe_mm_std", "p_mpjpe_mm", "p_mpjpe_mm_std"}}}}]``."""
+    rows = []
+    for name in dict.fromkeys(r["name"] for r in runs):
+        group = [r for r in runs if r["name"] == name]
+        for tta in (False, True):
+            src = [r["tta"] if tta else r for r in group if (not tta or "tta" in r)]
+            src = [r["per_subject_action"] for r in src if "per_subject_action" in r]
+            if not src:
+                continue
+            table: dict[str, dict[str, dict[str, float]]] = {}
+            for subject, actions in src[0].items():
+                for action in actions:
+                    cell = table.setdefault(subject, {}).setdefault(action, {})
+                    for k in ("mpjpe_mm", "p_mpjpe_mm"):
+                        vals = [r[subject][action][k] for r in src if action in r.get(subject, {})]
+                        cell[k], cell[k + "_std"] = float(np.mean(vals)), float(np.std(vals))
+            rows.append(
+                {"name": name + (" + TTA" if tta else ""), "seeds": len(src), "per_subject_action": table}
+            )
+    return rows
+
+
+def _short_subject(subject: str) -> str:
+    return subject.split("/")[-1]
+
+
+def subject_action_markdown(rows: Sequence[dict[str, Any]], actions: Sequence[str] = ()) -> str:
+    """The paper's HumanEva table layout: one row per model, columns action x subject (P-MPJPE,
+    then MPJPE, in mm; mean ± std over seeds). ``actions``: the configured action names (e.g.
+    ``Walk``) used as column labels for the action types they select (``Walking``)."""
+    if not rows:
+        return ""
+    cells = sorted({(a, s) for r in rows for s, acts in r["per_subject_action"].items() for a in acts})
+    order = {a: i for i, a in enumerate(dict.fromkeys(a for a, _ in cells))}
+
+    def label(action: str) -> str:
+        for a in actions:
+            if action == a or action.startswith(a):
+                return a
+        return action
+
+    def rank(action: str) -> tuple[int, str]:
+        names = [label(action)]
+        for i, a in enumerate(actions):
+            if names[0] == a:
+                return i, action
+        return len(actions) + order[action], action
+
+    cells.sort(key=lambda c: (rank(c[0]), _short_subject(c[1])))
+    header = " | ".join(f"{label(a)} {_short_subject(s)}" for a, s in cells)
+    out = []
+    for key, title in (("p_mpjpe_mm", "P-MPJPE (mm)"), ("mpjpe_mm", "MPJPE (mm)")):
+        out += ["", f"## {title} by subject and action", "", f"| model | {header} | average |"]
+        out.append("|---|" + "---|" * (len(cells) + 1))
+        for r in rows:
+            t = r["per_subject_action"]
+            vals, texts = [], []
+            for a, s in cells:
+                c = t.get(s, {}).get(a)
+                if c is None:
+                    texts.append("-")
+                    continue
+                vals.append(c[key])
+                std = f" ± {c[key + '_std']:.1f}" if r["seeds"] > 1 else ""
+                texts.append(f"{c[key]:.1f}{std}")
+            avg = f"{np.mean(vals):.1f}" if vals else "-"
+            out.append(f"| {r['name']} | " + " | ".join(texts) + f" | {avg} |")
+    return "\n".join(out) + "\n"
 
 
 # ---------------------------------------------------------------------------------- the task
@@ -312,6 +415,40 @@ class LiftingData:
     train: list[PoseSequence]
     test: list[PoseSequence]
     skeleton: skeletons.Skeleton
+
+
+def learning_rate(train: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
+    """The learning-rate schedule of ``train.lr``, ``train.lr_decay`` and ``train.lr_decay_every``.
+
+    ``lr_decay_every``:
+
+    * ``"step"`` (the default, also when the key is absent): smooth decay by ``lr_decay`` per
+      ``lr_decay_steps`` steps, ``lr * lr_decay ** (step / lr_decay_steps)`` (VideoPose3D's
+      Human3.6M decay, expressed per step);
+    * ``"epoch"``: ``lr_decay`` once per epoch of ``steps_per_epoch`` steps, a staircase
+      (VideoPose3D's ``-lrd``, e.g. HumanEva-I's x0.996 per epoch);
+    * an integer N (or its digits as a string, as a command line gives it): ``lr_decay`` every N
+      steps, a staircase.
+    """
+    every = train.get("lr_decay_every", "step")
+    if every in ("step", "", None):
+        return optax.exponential_decay(
+            train.lr, transition_steps=train.lr_decay_steps, decay_rate=train.lr_decay
+        )
+    if every == "epoch":
+        steps = steps_per_epoch
+    else:
+        try:
+            steps = int(every)
+        except (TypeError, ValueError):
+            steps = 0
+        if steps <= 0 or str(every).strip() != str(steps):
+            raise ValueError(
+                f"train.lr_decay_every must be 'step', 'epoch' or a positive number of steps, got {every!r}"
+            )
+    return optax.exponential_decay(
+        train.lr, transition_steps=steps, decay_rate=train.lr_decay, staircase=True
+    )
 
 
 class LiftingTask(runner.Task):
@@ -412,9 +549,7 @@ class LiftingTask(runner.Task):
                 process_count=jax.process_count(),
             )
 
-        lr = optax.exponential_decay(
-            config.train.lr, transition_steps=config.train.lr_decay_steps, decay_rate=config.train.lr_decay
-        )
+        lr = learning_rate(config.train, steps)
         return TrainingSetup(
             model, amsgrad_torch(lr), mpjpe_loss(sk.num_joints), batches, steps, config.train.epochs
         )
@@ -427,6 +562,13 @@ class LiftingTask(runner.Task):
         if variant.kind == "baseline" and config.eval.test_time_augmentation:
             out["tta"] = evaluate(model, data.test, data.skeleton, flip_average=True, **kwargs)
         return out
+
+    def extra_summary(self, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        return {"summary_by_subject_action": subject_action_summary(runs)}
+
+    def extra_markdown(self, results: dict[str, Any]) -> str:
+        actions = results.get("config", {}).get("data", {}).get("actions", ())
+        return subject_action_markdown(results.get("summary_by_subject_action", []), actions)
 
     def title(self, results: dict[str, Any]) -> str:
         d = results["data"]
@@ -466,8 +608,11 @@ def parse_sweep_entry(entry: str) -> tuple[tuple[str, ...], float]:
 
 def run_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """The limited-data study: one :func:`train_and_evaluate` per ``config.sweep`` entry (training
-    subjects and fraction) in ``workdir/<entry>``; writes ``sweep.json``, ``sweep.md`` and
-    ``sweep.png`` (test MPJPE against training frames, chiral vs baseline)."""
+    subjects and fraction) in ``workdir/<entry>`` (each with the runner's results.json / results.md,
+    resumable); writes ``sweep.json`` (one point per entry and summary row: training frames, MPJPE
+    and P-MPJPE mean and std over seeds), ``sweep.md`` (error per entry and model) and
+    ``sweep.png`` (error against training frames: one line per model, e.g. chiral, baseline and
+    baseline + TTA)."""
     points = []
     for entry in config.sweep:
         subjects, fraction = parse_sweep_entry(entry)
@@ -479,20 +624,44 @@ def run_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]
         results = train_and_evaluate(sub, os.path.join(workdir, name))
         for row in results["summary"]:
             points.append({"entry": entry, "train_frames": results["data"]["train_frames"], **row})
-    out = {"machine": machine_description(), "points": points}
+    out = {"machine": machine_description(), "entries": list(config.sweep), "points": points}
     with open(os.path.join(workdir, "sweep.json"), "w") as f:
         json.dump(out, f, indent=1)
-    lines = ["| training data | frames | model | MPJPE (mm) | P-MPJPE (mm) |", "|---|---|---|---|---|"]
-    for p in points:
-        std = f" ± {p['mpjpe_mm_std']:.1f}" if p["seeds"] > 1 else ""
-        lines.append(
-            f"| {p['entry']} | {p['train_frames']} | {p['name']} | {p['mpjpe_mm']:.1f}{std} | "
-            f"{p['p_mpjpe_mm']:.1f} |"
-        )
     with open(os.path.join(workdir, "sweep.md"), "w") as f:
-        f.write(f"Machine: {out['machine']}\n\n" + "\n".join(lines) + "\n")
+        f.write(sweep_table(out))
     _plot_sweep(points, os.path.join(workdir, "sweep.png"))
     return out
+
+
+def sweep_table(sweep: dict[str, Any]) -> str:
+    """``sweep.md``: per metric, one row per entry (training data, frames) and one column per model
+    (mean ± std over seeds, in mm)."""
+    points = sweep["points"]
+    names = list(dict.fromkeys(p["name"] for p in points))
+    entries = list(dict.fromkeys(p["entry"] for p in points))
+    by = {(p["entry"], p["name"]): p for p in points}
+    lines = [f"Machine: {sweep['machine']}", ""]
+    for key, title in (("mpjpe_mm", "MPJPE (mm)"), ("p_mpjpe_mm", "P-MPJPE (mm)")):
+        lines += [f"## Test {title} against training data", ""]
+        lines += [
+            "| training data | frames | " + " | ".join(names) + " |",
+            "|---|---:|" + "---|" * len(names),
+        ]
+        for e in entries:
+            cells = []
+            for n in names:
+                p = by.get((e, n))
+                if p is None or key not in p:
+                    cells.append("-")
+                    continue
+                std = f" ± {p[key + '_std']:.1f}" if p["seeds"] > 1 else ""
+                cells.append(f"{p[key]:.1f}{std}")
+            frames = next(p["train_frames"] for p in points if p["entry"] == e)
+            lines.append(f"| {e} | {frames:,} | " + " | ".join(cells) + " |")
+        lines.append("")
+    seeds = max((p["seeds"] for p in points), default=0)
+    lines.append(f"Seeds per point: {seeds} (± is the standard deviation over seeds).")
+    return "\n".join(lines) + "\n"
 
 
 def _plot_sweep(points: Sequence[dict[str, Any]], path: str) -> None:
@@ -501,18 +670,25 @@ def _plot_sweep(points: Sequence[dict[str, Any]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name in dict.fromkeys(p["name"] for p in points):
-        rows = sorted((p for p in points if p["name"] == name), key=lambda p: p["train_frames"])
-        x = [p["train_frames"] for p in rows]
-        y = np.array([p["mpjpe_mm"] for p in rows])
-        err = np.array([p.get("mpjpe_mm_std", 0.0) for p in rows])
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
-    ax.set_xscale("log")
-    ax.set_xlabel("training frames")
-    ax.set_ylabel("test MPJPE (mm)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, key, title in zip(axes, ("mpjpe_mm", "p_mpjpe_mm"), ("MPJPE", "P-MPJPE"), strict=True):
+        for name in dict.fromkeys(p["name"] for p in points):
+            rows = sorted(
+                (p for p in points if p["name"] == name and key in p), key=lambda p: p["train_frames"]
+            )
+            x = [p["train_frames"] for p in rows]
+            y = np.array([p[key] for p in rows])
+            err = np.array([p.get(key + "_std", 0.0) for p in rows])
+            style = "--" if name.endswith("+ TTA") else "-"
+            ax.errorbar(x, y, yerr=err, marker="o", linestyle=style, capsize=3, label=name)
+        ax.set_xscale("log")
+        ticks = {p["train_frames"]: p["entry"] for p in points}  # label each point with its entry
+        ax.set_xticks(list(ticks), [f"{e}\n{f:,}" for f, e in ticks.items()], fontsize=7)
+        ax.minorticks_off()
+        ax.set_xlabel("training data and frames (log)")
+        ax.set_ylabel(f"test {title} (mm, mean ± std over seeds)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

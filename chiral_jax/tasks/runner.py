@@ -4,10 +4,11 @@ A task (:class:`Task`) supplies only what is its own: its data, its model varian
 trains (model, optimizer, loss, batches: a :class:`TrainingSetup`), its evaluation and the columns
 of its table. :func:`run` does the rest, the same way for every task:
 
-* ``workdir/<variant>/seed<k>/`` per run: checkpoints (training resumes where it stopped),
-  ``metrics.jsonl``, ``learning_curves.png``, ``result.json`` and ``model.json`` (what rebuilds the
-  model without the training data: :meth:`Task.model_metadata`, e.g. for
-  :mod:`chiral_jax.predict`); a run whose ``result.json`` was
+* ``workdir/<variant>/seed<k>/`` per run: checkpoints (training resumes where it stopped; saved
+  at most every ``train.checkpoint_every_seconds`` (default 60) or ``train.checkpoint_every_steps``
+  and always after the last epoch), ``metrics.jsonl``, ``learning_curves.png``, ``result.json`` and
+  ``model.json`` (what rebuilds the model without the training data: :meth:`Task.model_metadata`,
+  e.g. for :mod:`chiral_jax.predict`); a run whose ``result.json`` was
   written under the same config is not repeated;
 * ``workdir/results.json``: ``config``, ``data``, ``machine``, ``models`` (one record per variant
   and seed: the variant's description, ``seed``, ``params``, ``train_seconds``, the task's
@@ -51,6 +52,9 @@ __all__ = [
 
 Batch = dict[str, Any]
 Record = dict[str, Any]
+
+# Default of ``train.checkpoint_every_seconds`` when a config lacks it: at most one save a minute.
+CHECKPOINT_EVERY_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +143,11 @@ class Task(abc.ABC):
         baselines); none by default."""
         return {}
 
+    def extra_summary(self, runs: Sequence[Record]) -> Record:
+        """Top-level entries of ``results.json`` computed from the runs' records (e.g. a
+        breakdown the generic summary does not average); none by default."""
+        return {}
+
     def extra_markdown(self, results: Record) -> str:
         """Text appended to ``results.md`` (e.g. a per-step table); none by default."""
         return ""
@@ -187,12 +196,16 @@ def train_variant(
         if done.get("config_hash") == fingerprint:
             return done
     s = task.setup(variant, seed, data, config)
+    train = config.get("train") or {}
     trainer = Trainer(
         s.model,
         s.optimizer,
         s.loss_fn,
         workdir=workdir,
         bn_momentum=s.bn_momentum,
+        # Saves at most this often (and at the end): per-epoch saves dominate small epochs.
+        checkpoint_every_seconds=train.get("checkpoint_every_seconds", CHECKPOINT_EVERY_SECONDS),
+        checkpoint_every_steps=train.get("checkpoint_every_steps", 0),
         progress=config.get("progress", True),
     )
     t0 = time.perf_counter()
@@ -245,6 +258,7 @@ def run(task: Task, config: ml_collections.ConfigDict, workdir: str) -> Record:
         "models": runs,
         "summary": summarize(runs, (*task.summary_keys, "train_seconds")),
         **task.extra_results(data, config),
+        **task.extra_summary(runs),
     }
     with open(os.path.join(workdir, "results.json"), "w") as f:
         json.dump(results, f, indent=1, default=float)

@@ -5,6 +5,9 @@ a data mesh (:mod:`chiral_jax.train.parallel`); each batch is split over the dev
 it logs metrics as a JSON line (``workdir/metrics.jsonl``) and saves a checkpoint
 (:class:`~chiral_jax.train.checkpoint.Checkpointer`, asynchronously by default: the next epoch's
 steps run while it is written); at the end it redraws ``workdir/learning_curves.png``.
+``checkpoint_every_seconds`` / ``checkpoint_every_steps`` thin the saves out (small epochs would
+otherwise spend most of their time saving): an epoch end saves only once either interval has
+passed since the last save, and the last epoch (or ``stop_after_epoch``) always saves.
 A new Trainer in the same workdir resumes from the newest intact checkpoint; with data orders and
 random streams that are functions of (seed, epoch), the resumed run ends where an uninterrupted one
 does.
@@ -81,6 +84,13 @@ class Trainer:
       keep: recent checkpoints kept.
       async_save: write checkpoints in the background while the next epoch trains (False: block on
         every save).
+      checkpoint_every_seconds: save at the end of an epoch only when at least this many seconds
+        have passed since the last save (or the start of :meth:`fit`); None or 0: no time interval.
+      checkpoint_every_steps: likewise, at least this many training steps since the last save.
+        With both None or 0 every epoch saves (the default); with both set, either one passing
+        saves. The last epoch always saves. A run interrupted between saves resumes from the last
+        one and redoes the epochs after it (same result: data and random streams are functions
+        of (seed, epoch)).
       progress: show tqdm bars.
     """
 
@@ -95,8 +105,19 @@ class Trainer:
         bn_momentum: tuple[float, float] | None = (0.1, 0.001),
         keep: int = 3,
         async_save: bool = True,
+        checkpoint_every_seconds: float | None = None,
+        checkpoint_every_steps: int | None = None,
         progress: bool = True,
     ):
+        for name, value in (
+            ("checkpoint_every_seconds", checkpoint_every_seconds),
+            ("checkpoint_every_steps", checkpoint_every_steps),
+        ):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0 (0 or None: not used), got {value}")
+        self.checkpoint_every_seconds = checkpoint_every_seconds or None
+        self.checkpoint_every_steps = checkpoint_every_steps or None
+        self.saves: list[int] = []  # epochs saved by fit() (for tests and logs)
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.mesh = parallel.make_data_mesh() if mesh is None else mesh
@@ -205,6 +226,7 @@ class Trainer:
         start = self.restore()
         total = max(epochs * steps_per_epoch, 1)
         history = []
+        last_save_time, last_save_step = time.perf_counter(), start * steps_per_epoch
         epoch_bar = tqdm(
             range(start, epochs), desc="epochs", disable=not self.progress, initial=start, total=epochs
         )
@@ -243,11 +265,20 @@ class Trainer:
                     model.eval()
                     record.update(evaluate(model))
                 self._log(record)
-                # Asynchronous by default: returns after a host copy; the next epoch trains meanwhile.
-                self.checkpointer.save(epoch + 1, nnx.to_pure_dict(self.state))
+                stopping = stop_after_epoch is not None and epoch + 1 >= stop_after_epoch
+                step_now = (epoch + 1) * steps_per_epoch
+                if (
+                    epoch + 1 == epochs
+                    or stopping
+                    or self._save_due(last_save_time, step_now - last_save_step)
+                ):
+                    # Asynchronous by default: returns after a host copy; the next epoch trains meanwhile.
+                    self.checkpointer.save(epoch + 1, nnx.to_pure_dict(self.state))
+                    self.saves.append(epoch + 1)
+                    last_save_time, last_save_step = time.perf_counter(), step_now
                 history.append(record)
                 epoch_bar.set_postfix({k: f"{v:.4g}" for k, v in record.items() if k != "epoch"})
-                if stop_after_epoch is not None and epoch + 1 >= stop_after_epoch:
+                if stopping:
                     break
         finally:
             # The last checkpoint is on disk when fit returns or raises (an interrupted run keeps it).
@@ -255,6 +286,15 @@ class Trainer:
         nnx.update(self._model, nnx.state(self.model))
         plot_learning_curves(self.workdir)
         return history
+
+    def _save_due(self, last_save_time: float, steps_since_save: int) -> bool:
+        """Whether an epoch end (not the last) saves, given the time and steps since the last save."""
+        seconds, steps = self.checkpoint_every_seconds, self.checkpoint_every_steps
+        if seconds is None and steps is None:
+            return True
+        return (seconds is not None and time.perf_counter() - last_save_time >= seconds) or (
+            steps is not None and steps_since_save >= steps
+        )
 
     def _log(self, record: dict[str, float]) -> None:
         with open(os.path.join(self.workdir, "metrics.jsonl"), "a") as f:

@@ -46,6 +46,13 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.lr = 1e-3
     c.train.lr_decay = 0.95
     c.train.lr_decay_steps = 1500  # VideoPose3D: x0.95 per Human3.6M epoch (~1500 steps of 1024)
+    # "step": smooth, lr_decay per lr_decay_steps; "epoch": lr_decay once per epoch (staircase);
+    # "<N>": lr_decay every N steps (staircase).
+    c.train.lr_decay_every = "step"
+    # Checkpoints: at most one save per this many seconds or steps (0: not used; both 0: every
+    # epoch); the last epoch always saves.
+    c.train.checkpoint_every_seconds = 60.0
+    c.train.checkpoint_every_steps = 0
     c.train.augment = True  # mirror augmentation for the baseline
 
     # Limited-data study: "subjects:fraction" entries, each a full run (see lift3d_limited.py).

@@ -1,14 +1,24 @@
-"""Limited-data study (the paper's Table: S1 0.1% ... S1+S5+S6): chiral vs baseline vs training data.
+"""Limited-data study after the paper's Figure 4: chiral vs baseline against the amount of training data.
 
-On Human3.6M (test S9, S11) with the user's VideoPose3D npz files:
+Human3.6M (test S9, S11) with the user's VideoPose3D npz files; training subsets on the paper's
+x-axis: S1 0.1%, 1%, 5%, 10%, 50% (one contiguous run of each take, VideoPose3D's ``--subset``),
+S1, S1+S5, S1+S5+S6. Batch 64, as the paper states for these runs; every other setting is the same
+for the chiral net (once, at the baseline's width) and the dense baseline (once, with mirror
+augmentation, and evaluated again with test-time flip averaging): 27-frame net ``3,3,3``, width
+1024, 80 epochs, lr 1e-3 decayed x0.95 once per epoch (VideoPose3D's per-epoch decay, whatever the
+subset's size), 3 seeds.
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d_limited \\
               --config experiments/configs/lift3d_limited.py --config.data.manual_dir /path/to/h36m_npz
-Runtime:  not measured here (no Human3.6M on this machine); each entry is a full 27-frame run.
-Result:   WORKDIR/sweep.md (table) and WORKDIR/sweep.png (test MPJPE against training frames).
+Runtime:  not measured (no Human3.6M here); each entry is a full 80-epoch run at width 1024 and
+          3 seeds: a GPU job. lift3d_limited_cpu.py is the CPU-sized variant.
+Result:   not measured (no data here). WORKDIR/sweep.md (MPJPE and P-MPJPE per entry and model,
+          mean ± std over seeds), WORKDIR/sweep.png (error against training frames), and each
+          entry's own WORKDIR/<entry>/results.md.
 
 The same sweep runs on the built-in synthetic set (subjects S1..S6 train, S7, S8 test) with
-``--config.data.name=synthetic --config.data.manual_dir=''``; see the README for a measured run.
+``--config.data.name=synthetic --config.data.manual_dir='' --config.data.subjects_test='()'``
+and entries that exist there (``--config.sweep='("S1:0.1","S1","S1,S2")'``).
 """
 
 from chiral_jax.tasks.configs import load_sibling_config
@@ -20,7 +30,14 @@ def get_config():
     c.data.keypoints = "cpn_ft_h36m_dbb"
     c.data.subjects_test = ("S9", "S11")
     c.sweep = ("S1:0.001", "S1:0.01", "S1:0.05", "S1:0.1", "S1:0.5", "S1", "S1,S5", "S1,S5,S6")
+    c.model.kind = "both"
     c.model.channels = 1024
-    c.train.batch_size = 1024
+    c.model.hidden_specs = ("plain",)
+    c.model.equal_params = False  # chiral once, at the baseline's width
+    c.model.baseline_without_augment = False  # baseline once (with mirror augmentation)
+    c.eval.test_time_augmentation = True  # ... and with flip averaging
+    c.train.batch_size = 64
     c.train.epochs = 80
+    c.train.lr_decay_every = "epoch"
+    c.num_seeds = 3
     return c
