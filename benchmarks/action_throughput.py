@@ -10,8 +10,10 @@ process with :func:`chiral_jax.benchmarking.time_interleaved` (calls interleaved
 * **inference**: the eval-mode net on a device batch (one jitted call): the chiral net, the
   baseline, and the baseline with test-time flip averaging (two passes): clips/s = B / call time.
 
-Rows: ``default`` (the default config's widths on the synthetic clips' shape: 1 x 64 x 17 x 3) and
-``kinetics`` (ST-GCN's widths on a Kinetics training window: 2 x 150 x 18 x 3).
+Rows: ``default`` (the default config's widths on the synthetic clips' shape: 1 x 64 x 17 x 3),
+``kinetics`` (ST-GCN's widths on a Kinetics training window: 2 x 150 x 18 x 3), ``nw_ucla`` and
+``penn`` (half ST-GCN's widths, batch 16, on NW-UCLA's 52 x 20 x 3 and Penn Action's 64 x 13 x 3
+clips: the sizes of ``experiments/configs/action_nw_ucla.py`` and ``action_penn.py``).
 
 Run::
 
@@ -59,9 +61,13 @@ def make_rows(quick: bool) -> list[Row]:
     if quick:
         return [Row("quick", (4, 4, 6, 6), 2, 16, "openpose18", 4, 5)]
     default = tuple(load_config_file(str(CONFIG)).model.widths)
+    half = tuple(w // 2 for w in ST_GCN_WIDTHS)
     return [
         Row("default", default, 1, 64, "h36m", 32, 6),
         Row("kinetics", ST_GCN_WIDTHS, 2, 150, "openpose18", 8, 400),
+        # The 2-core configs' sizes (their docstrings' runtime estimates come from these rows).
+        Row("nw_ucla", half, 1, 52, "kinect_v1", 16, 10),
+        Row("penn", half, 1, 64, "penn_action", 16, 15),
     ]
 
 
@@ -138,9 +144,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=None, help="timed calls per variant")
     parser.add_argument("--json", default=None, help="also write the rows here")
+    parser.add_argument("--rows", default=None, help="comma-separated row names (default: all)")
     args = parser.parse_args(argv)
     repeats = args.repeats or (2 if args.quick else 10)
-    rows = [bench_row(r, repeats) for r in make_rows(args.quick)]
+    chosen = make_rows(args.quick)
+    if args.rows:
+        chosen = [r for r in chosen if r.name in args.rows.split(",")]
+    rows = [bench_row(r, repeats) for r in chosen]
     print(table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))

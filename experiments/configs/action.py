@@ -40,10 +40,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.5
 
     c.train = ml_collections.ConfigDict()
-    c.train.epochs = 30
+    c.train.epochs = 40
     c.train.batch_size = 32
     c.train.lr = 0.1
-    c.train.lr_steps = (20, 25)  # epochs after which the learning rate is multiplied by 0.1
+    c.train.lr_steps = (30, 36)  # epochs after which the learning rate is multiplied by 0.1
     c.train.momentum = 0.9  # Nesterov
     c.train.weight_decay = 1e-4
     c.train.augment = True  # also train the baseline with mirror augmentation
