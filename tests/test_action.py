@@ -123,3 +123,19 @@ def test_action_end_to_end(tmp_path: Path) -> None:
     }
     table = (tmp_path / "run" / "results.md").read_text()
     assert "| chiral |" in table and "per class" in table
+
+
+@pytest.mark.parametrize("name", ["action", "action_nw_ucla", "action_penn", "action_kinetics"])
+def test_configs_have_the_fixed_keys(name: str) -> None:
+    c = load_config_file(str(CONFIG.parent / f"{name}.py"))
+    keys = (
+        "data.name data.manual_dir data.frames model.kind model.widths model.invariance_layer "
+        "model.equal_params train.epochs train.batch_size train.lr train.augment "
+        "eval.test_time_augmentation seed num_seeds progress"
+    ).split()
+    for key in keys:
+        node = c
+        for part in key.split("."):
+            node = node[part]
+    assert c.data.name in action.ACTION_DATASETS and len(c.model.widths) == 10
+    assert c.model.invariance_layer == 4 and c.train.momentum == 0.9 and c.train.weight_decay == 1e-4

@@ -3,7 +3,13 @@
 Command:  python experiments/action.py --workdir /tmp/action_nw_ucla \
               --config experiments/configs/action_nw_ucla.py \
               --config.data.manual_dir=/path/to/NW-UCLA --config.num_seeds=1
-Runtime:  RUNTIME_NW_UCLA
+Runtime:  an estimate from step timing, not a full run: on an NW-UCLA-sized stand-in written in the
+          release's format (1,484 generated sequences of 10-79 frames, 1,020 train / 464 test) a
+          2-epoch run of the four variants took 8 min 3 s wall (1 min 25 s CPU) on the 2-core
+          machine shared with other jobs (load ~14): about 60 s per variant for the build,
+          compilation and evaluation, then 3.3-7.7 s per epoch per variant (18.8 s for the four).
+          60 epochs: about 4 + 59 x 18.8 / 60 = 22-23 minutes on that shared machine, less on idle
+          cores.
 Result:   not measured: no data here (NW-UCLA is not on the development machine).
 
 CTR-GCN's packaging (all_sqe/*.json), views 1-2 train (1,020 sequences), view 3 tests (464); every

@@ -3,7 +3,13 @@
 Command:  python experiments/action.py --workdir /tmp/action_penn \
               --config experiments/configs/action_penn.py \
               --config.data.manual_dir=/path/to/Penn_Action --config.num_seeds=1
-Runtime:  RUNTIME_PENN
+Runtime:  an estimate from step timing, not a full run: on a Penn Action-sized stand-in written in the
+          release's .mat format (2,326 generated videos of 40-110 frames, 1,258 train / 1,068 test)
+          a 2-epoch run of the four variants took 8 min 11 s wall (1 min 31 s CPU) with the build,
+          on the 2-core machine shared with other jobs (load ~14): about 60-75 s per variant for
+          compilation and evaluation, then 5.2-7.4 s per epoch per variant (26.8 s for the
+          four). 40 epochs: about 5 + 39 x 26.8 / 60 = 22-23 minutes on that shared machine, less
+          on idle cores.
 Result:   not measured: no data here (Penn Action is not on the development machine).
 
 The dataset's own train / test flag (1,258 / 1,068 videos), 13 joints, (x, y, visibility) with
