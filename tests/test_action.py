@@ -99,7 +99,7 @@ def test_action_end_to_end(tmp_path: Path) -> None:
         name="nw_ucla", manual_dir=str(tmp_path / "ucla"), data_dir=str(tmp_path / "tfds"), frames=8
     )
     cfg.data.train_window = 6
-    cfg.num_seeds, cfg.progress, cfg.train.epochs, cfg.train.batch_size = 1, False, 2, 2
+    cfg.num_seeds, cfg.progress, cfg.train.epochs, cfg.train.batch_size = 1, False, 1, 2
     cfg.model.equal_params = False
     results = action.train_and_evaluate(cfg, str(tmp_path / "run"))
     models = results["models"]
