@@ -179,3 +179,21 @@ def test_nw_ucla_normalization_commutes_with_mirror(ucla_dir: Path) -> None:
     np.testing.assert_allclose(
         flat(normalize_nw_ucla(mirror)), spec.transform(flat(normalize_nw_ucla(clip))), atol=1e-6
     )
+
+
+def test_cli_summary_of_action_builds(ucla_dir: Path, kinetics_dir: Path, tmp_path: Path, capsys) -> None:
+    from chiral_jax.data.__main__ import main
+
+    for name, folder, joints, frames in (
+        ("nw_ucla", ucla_dir, 20, (9 + 1 + 14, 11 + 5)),
+        ("kinetics_skeleton", kinetics_dir, 18, (28, 16)),
+    ):
+        assert main([name, "--manual_dir", str(folder), "--data_dir", str(tmp_path)]) == 0
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert summary["num_joints"] == joints
+        assert (summary["splits"]["train"]["frames"], summary["splits"]["test"]["frames"]) == frames
+    bad = tmp_path / "bad" / "all_sqe"
+    bad.mkdir(parents=True)
+    (bad / "a01_s01_e00_v01.json").write_text("{")
+    assert main(["nw_ucla", "--manual_dir", str(bad.parent), "--data_dir", str(tmp_path / "other")]) == 1
+    assert "a01_s01_e00_v01.json" in capsys.readouterr().err
