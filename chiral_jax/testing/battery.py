@@ -231,6 +231,8 @@ BATTERY: tuple[BatteryCase, ...] = (
         "invariance_abs_pairs",
         lambda i, o, r: nnx.Sequential(nn.ChiralInvariance(i), nnx.Linear(_invariance_size(i), 5, rngs=r)),
         output="invariant",
+        # Parameter-free and elementwise: the edge cases of the even/odd split are what matter.
+        pairs=("h36m_2d_to_3d", "only_centers", "no_centers", "all_negated", "hidden_odd_sizes"),
     ),
     BatteryCase(
         "action_net_two_people_padded",
