@@ -39,6 +39,7 @@ __all__ = [
     "dropout",
     "get_activation",
     "hard_tanh",
+    "invariance",
     "invariant",
     "is_odd_function",
     "linear",
@@ -139,6 +140,49 @@ def invariant(
     if odd_magnitudes is not None:
         y = y + _matmul(jnp.abs(h.odd), odd_magnitudes)
     return _add_bias(y, bias)
+
+
+InvarianceMode = Literal["abs_pairs", "abs", "square"]
+
+
+def invariance_size(spec: ChiralSpec, mode: InvarianceMode = "abs_pairs") -> int:
+    """Channels of :func:`invariance`'s output for ``spec``: ``num_even + num_odd`` (``abs``,
+    ``square``), plus ``num_odd - 1`` neighbour relative signs (``abs_pairs``)."""
+    if mode not in ("abs_pairs", "abs", "square"):
+        raise ValueError(f"invariance mode must be 'abs_pairs', 'abs' or 'square', got {mode!r}")
+    extra = max(spec.num_odd - 1, 0) if mode == "abs_pairs" else 0
+    return spec.num_even + spec.num_odd + extra
+
+
+def invariance(
+    x: Features, spec: ChiralSpec, *, mode: InvarianceMode = "abs_pairs", epsilon: float = 1e-6
+) -> Array:
+    """Chiral invariance layer: equivariant features ``(..., spec.size)`` (or ``EvenOdd``) ->
+    mirror-invariant features ``(..., invariance_size(spec, mode))``, parameter-free.
+
+    The even coordinates ``e`` are invariant already and are kept as they are; only the odd ones
+    ``o`` (which the mirror negates) need an even function:
+
+    * ``"abs"``: ``[e, |o|]``; keeps every magnitude, loses the signs of ``o``;
+    * ``"square"``: ``[e, o**2]`` (smooth; squares the scale of ``o``);
+    * ``"abs_pairs"`` (default): ``[e, |o|, r]`` with the neighbour relative signs
+      ``r_k = o_k o_{k+1} / (|o_k| + |o_{k+1}| + epsilon)`` (even: the mirror negates both factors;
+      homogeneous of degree 1 like ``|o|``, with bounded gradients). ``|o|`` and the signs of
+      ``r`` give ``o`` up to ONE global sign wherever the odd coordinates are non-zero, so the
+      output identifies the pair ``{x, T x}`` itself: no information is dropped beyond which of the
+      two mirror images was seen (a zero odd coordinate breaks the chain of relative signs there).
+    """
+    size = invariance_size(spec, mode)  # validates the mode
+    h = _input_even_odd(x, spec, "invariance input")
+    e, o = h.even, h.odd
+    if mode == "square":
+        parts = [e, jnp.square(o)]
+    else:
+        a = jnp.abs(o)
+        parts = [e, a]
+        if mode == "abs_pairs" and size > spec.num_even + spec.num_odd:
+            parts.append(o[..., :-1] * o[..., 1:] / (a[..., :-1] + a[..., 1:] + epsilon))
+    return jnp.concatenate(parts, axis=-1)
 
 
 # ---------------------------------------------------------------------------------- conv

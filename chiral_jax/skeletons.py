@@ -16,6 +16,7 @@ __all__ = [
     "H36M32",
     "H36M32_TO_17",
     "HUMANEVA15",
+    "KINECT_V1",
     "OPENPOSE18",
     "PENN_ACTION",
     "SKELETONS",
@@ -266,8 +267,39 @@ SMPL24 = Skeleton(
 )
 """SMPL body model, 24 joints in its published order."""
 
+KINECT_V1 = Skeleton(
+    name="kinect_v1",
+    joint_names=(
+        "hip_center",
+        "spine",
+        "shoulder_center",
+        "head",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "l_hand",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "r_hand",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "l_foot",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "r_foot",
+    ),
+    parents=(-1, 0, 1, 2, 2, 4, 5, 6, 2, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18),
+    left=(4, 5, 6, 7, 12, 13, 14, 15),
+    right=(8, 9, 10, 11, 16, 17, 18, 19),
+    center=(0, 1, 2, 3),
+)
+"""Microsoft Kinect v1, 20 joints (NW-UCLA; the dataset's 1-based joint j is index j - 1 here)."""
+
 SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (H36M, H36M32, HUMANEVA15, PENN_ACTION, OPENPOSE18, SMPL24)
+    s.name: s for s in (H36M, H36M32, HUMANEVA15, PENN_ACTION, OPENPOSE18, SMPL24, KINECT_V1)
 }
 
 

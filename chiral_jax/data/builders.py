@@ -45,9 +45,11 @@ import tensorflow_datasets as tfds
 from absl import logging as absl_logging
 from etils import epath
 
+from chiral_jax.data.actions import ActionClip
 from chiral_jax.data.registry import DATASETS, ReadOptions, dataset
 from chiral_jax.data.sequence import PoseSequence
 from chiral_jax.data.synthetic import SyntheticConfig
+from chiral_jax.data.synthetic_actions import SyntheticActionsConfig
 
 __all__ = [
     "BUILDERS",
@@ -55,8 +57,11 @@ __all__ = [
     "H36m",
     "Humaneva",
     "KeypointsConfig",
+    "KineticsSkeleton",
+    "NwUcla",
     "PennAction",
     "Synthetic",
+    "SyntheticActions",
     "SyntheticBuilderConfig",
     "build",
     "load_splits",
@@ -219,9 +224,10 @@ class SyntheticBuilderConfig(tfds.core.BuilderConfig):
     options: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, options: Mapping[str, Any]) -> SyntheticBuilderConfig:
-        """A config named after its options (``default`` for none), so each option set builds once."""
-        defaults = {f.name: _plain(f.default) for f in dataclasses.fields(SyntheticConfig)}
+    def of(cls, options: Mapping[str, Any], generator: type = SyntheticConfig) -> SyntheticBuilderConfig:
+        """A config named after its options (``default`` for none), so each option set builds once;
+        ``generator``: the dataclass whose fields the options are."""
+        defaults = {f.name: _plain(f.default) for f in dataclasses.fields(generator)}
         # Options equal to the generator's defaults do not make another dataset.
         items = tuple(
             sorted((k, _plain(v)) for k, v in options.items() if defaults.get(k, _MISSING) != _plain(v))
@@ -248,6 +254,69 @@ class Synthetic(_PoseBuilder, skip_registration=True):
         return ReadOptions(synthetic=dict(self.builder_config.options))
 
 
+class _ActionBuilder(_PoseBuilder, skip_registration=True):
+    """One :class:`~chiral_jax.data.actions.ActionClip` per example (``skeleton`` (M, T, J, C))."""
+
+    CHANNELS: ClassVar[int] = 3
+    HOMEPAGE: ClassVar[str] = ""
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        shape = (None, None, self.NUM_JOINTS, self.CHANNELS)
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description="Labelled skeleton clips: skeleton (people, frames, joints, channels) float32, "
+            "label (class index), label_name, source (the file it came from).",
+            features=tfds.features.FeaturesDict(
+                {
+                    # Two unknown dimensions need an encoding: zlib-compressed bytes.
+                    "skeleton": tfds.features.Tensor(shape=shape, dtype=np.float32, encoding="zlib"),
+                    "label": tfds.features.Tensor(shape=(), dtype=np.int64),
+                    "label_name": tfds.features.Text(),
+                    "source": tfds.features.Text(),
+                }
+            ),
+            homepage=self.HOMEPAGE or None,
+            disable_shuffling=True,
+        )
+
+    def _generate_examples(self, clips: list[ActionClip]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for c in clips:
+            yield c.key, c.to_example()
+
+
+class KineticsSkeleton(_ActionBuilder, skip_registration=True):
+    """Kinetics-skeleton (ST-GCN's JSON release in the manual dir): 2 people, OpenPose-18, (x, y, score)."""
+
+    name = "kinetics_skeleton"
+    NUM_JOINTS = 18
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["kinetics_skeleton"].instructions
+    HOMEPAGE = "https://github.com/yysijie/st-gcn"
+
+
+class NwUcla(_ActionBuilder, skip_registration=True):
+    """NW-UCLA (CTR-GCN's ``all_sqe`` JSON files in the manual dir): 1 person, Kinect v1, (x, y, z) m."""
+
+    name = "nw_ucla"
+    NUM_JOINTS = 20
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["nw_ucla"].instructions
+    HOMEPAGE = "https://wangjiangb.github.io/my_data.html"
+
+
+class SyntheticActions(_ActionBuilder, skip_registration=True):
+    """The built-in labelled action clips (:mod:`chiral_jax.data.synthetic_actions`); no files."""
+
+    name = "synthetic_actions"
+    BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
+        SyntheticBuilderConfig(name="default", description="SyntheticActionsConfig() defaults"),
+    ]
+
+    def _read_options(self) -> ReadOptions:
+        return ReadOptions(synthetic=dict(self.builder_config.options))
+
+
+_GENERATED: dict[str, type] = {"synthetic": SyntheticConfig, "synthetic_actions": SyntheticActionsConfig}
+"""Datasets made by the library, and the dataclass their options configure."""
+
 _MISSING = object()
 
 
@@ -261,7 +330,8 @@ def _plain(v: Any) -> Any:
 
 
 BUILDERS: dict[str, type[_PoseBuilder]] = {
-    b.name: b for b in (H36m, Humaneva, CmuMocap, Synthetic, PennAction)
+    b.name: b
+    for b in (H36m, Humaneva, CmuMocap, Synthetic, PennAction, KineticsSkeleton, NwUcla, SyntheticActions)
 }
 
 
@@ -295,9 +365,11 @@ def make_builder(
     if noise_px is not None:
         options["noise_px"] = noise_px
     if options:
-        if name != "synthetic":
-            raise ValueError(f"{name}: synthetic options ({sorted(options)}) apply to 'synthetic' only")
-        config = SyntheticBuilderConfig.of(options)
+        if name not in _GENERATED:
+            raise ValueError(
+                f"{name}: synthetic options ({sorted(options)}) apply to {sorted(_GENERATED)} only"
+            )
+        config = SyntheticBuilderConfig.of(options, _GENERATED[name])
         # A registered config of the same options (e.g. "default") is that config itself.
         config = {c.name: c for c in cls.BUILDER_CONFIGS}.get(config.name, config)
     kwargs: dict[str, Any] = {}
@@ -425,7 +497,7 @@ def load_splits(
         manual_dir=manual_dir or None,
         data_dir=data_dir,
         keypoints=keypoints,
-        synthetic=synthetic if name == "synthetic" else None,
+        synthetic=synthetic if name in _GENERATED else None,
     )
     return {split: read_split(builder, split) for split in sorted(builder.info.splits)}
 
@@ -470,11 +542,14 @@ def summarize(builder: tfds.core.DatasetBuilder) -> dict[str, Any]:
     """The one-line summary the CLI prints: name, config, per-split sequences and frames, joints."""
     sources = builder.as_data_source()
     field = "keypoints_px" if builder.name == "penn_action" else "pose_2d"
+    action = isinstance(builder, _ActionBuilder)  # skeleton (people, frames, joints, channels)
     splits = {}
     for split, source in sorted(sources.items()):
         frames = 0
         for i in range(len(source)):
-            frames += int(np.shape(source[i][field])[0])
+            frames += (
+                int(np.shape(source[i]["skeleton"])[1]) if action else int(np.shape(source[i][field])[0])
+            )
         splits[split] = {"sequences": len(source), "frames": frames}
     return {
         "name": builder.name,

@@ -14,6 +14,8 @@ __all__ = [
     "body_motion",
     "write_h36m",
     "write_humaneva",
+    "write_kinetics_skeleton",
+    "write_nw_ucla",
     "write_penn_action",
 ]
 
@@ -182,3 +184,85 @@ def write_penn_action(
         scipy.io.savemat(str(labels / f"{video_id}.mat"), mat)
         written[video_id] = mat
     return written
+
+
+def _walker(frames: int, joints: int, seed: int, dims: int) -> np.ndarray:
+    """(frames, joints, dims) float64 smooth random motion around 0 (amplitude ~0.1)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(scale=0.1, size=(1, joints, dims))
+    t = np.arange(frames)[:, None, None]
+    return base + 0.05 * np.sin(2 * np.pi * t / rng.uniform(10, 30) + rng.uniform(0, 6.3, (1, joints, dims)))
+
+
+KINETICS_CLIPS = {
+    "train": (("clipA", 0, 12, (1, 2)), ("clipB", 1, 9, (2,)), ("clipC", 2, 7, (3,))),
+    "val": (("clipD", 0, 10, (1,)), ("clipE", 2, 6, (2, 1))),
+}
+"""Per split: (clip id, label index, frames, people per frame pattern)."""
+
+
+def write_kinetics_skeleton(folder: Path, *, label_names: tuple[str, ...] = ("run", "jump", "wave")) -> dict:
+    """ST-GCN's Kinetics-skeleton layout with synthetic OpenPose-18 clips (see
+    :mod:`chiral_jax.data.kinetics_skeleton`): ``kinetics_{train,val}/<id>.json``, the two label
+    files (each also lists a clip that is not in the folder and one without skeleton, which is in
+    the folder) and ``label_name.txt``. Frame 3 of every clip has no people; some joints have
+    score 0. Returns {split: {clip id: clip dict}}."""
+    import json
+
+    folder = Path(folder)
+    written: dict[str, dict] = {}
+    for split, clips in KINETICS_CLIPS.items():
+        (folder / f"kinetics_{split}").mkdir(parents=True, exist_ok=True)
+        labels = {"missing_clip": {"has_skeleton": True, "label": label_names[0], "label_index": 0}}
+        written[split] = {}
+        for k, (cid, label, frames, pattern) in enumerate(clips):
+            people = [_walker(frames, 18, 100 * k + p + len(split), 2) + 0.5 for p in range(3)]
+            data = []
+            for t in range(frames):
+                n = 0 if t == 3 else pattern[t % len(pattern)]
+                skels = []
+                for p in range(n):
+                    score = np.round(np.random.default_rng(t + 31 * p + k).uniform(0.2, 1.0, 18), 3)
+                    score[(t + p) % 18] = 0.0
+                    skels.append(
+                        {"pose": np.round(people[p][t], 3).reshape(-1).tolist(), "score": score.tolist()}
+                    )
+                data.append({"frame_index": t, "skeleton": skels})
+            clip = {"data": data, "label": label_names[label], "label_index": label}
+            (folder / f"kinetics_{split}" / f"{cid}.json").write_text(json.dumps(clip))
+            labels[cid] = {"has_skeleton": True, "label": label_names[label], "label_index": label}
+            written[split][cid] = clip
+        skipped = {"data": [], "label": label_names[0], "label_index": 0}
+        (folder / f"kinetics_{split}" / "no_skeleton.json").write_text(json.dumps(skipped))
+        labels["no_skeleton"] = {"has_skeleton": False, "label": label_names[0], "label_index": 0}
+        (folder / f"kinetics_{split}_label.json").write_text(json.dumps(labels))
+    (folder / "label_name.txt").write_text("\n".join(label_names) + "\n")
+    return written
+
+
+NW_UCLA_SEQUENCES = (
+    ("a01_s01_e00_v01", 1, 9),
+    ("a02_s02_e01_v02", 2, 1),  # one frame: resampling repeats it
+    ("a03_s01_e02_v01", 3, 14),
+    ("a01_s03_e00_v03", 1, 11),
+    ("a06_s02_e01_v03", 6, 5),
+)
+"""(file stem, label 1..10, frames)."""
+
+
+def write_nw_ucla(folder: Path) -> dict[str, np.ndarray]:
+    """CTR-GCN's NW-UCLA layout: ``folder/all_sqe/<stem>.json`` with ``skeletons`` (T, 20, 3)
+    (metres, around 2.5 m in front of the camera) and ``label``. Returns {stem: skeletons}."""
+    import json
+
+    root = Path(folder) / "all_sqe"
+    root.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for k, (stem, label, frames) in enumerate(NW_UCLA_SEQUENCES):
+        skel = _walker(frames, 20, 7 + k, 3) * 5 + np.array([0.0, 0.0, 2.5])
+        skel = np.round(skel, 4)
+        (root / f"{stem}.json").write_text(
+            json.dumps({"skeletons": skel.tolist(), "label": label, "file_name": stem})
+        )
+        out[stem] = skel
+    return out

@@ -18,12 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from chiral_jax import skeletons
+from chiral_jax.data.actions import ActionClip
 from chiral_jax.data.cmu_mocap import CMU_HELP, load_cmu_mocap
 from chiral_jax.data.h36m import H36M_MANUAL_INSTRUCTIONS, load_h36m_npz
 from chiral_jax.data.humaneva import HUMANEVA_MANUAL_INSTRUCTIONS, load_humaneva_npz
+from chiral_jax.data.kinetics_skeleton import KINETICS_EXPECTED, KINETICS_HELP, load_kinetics_skeleton
+from chiral_jax.data.nw_ucla import NW_UCLA_EXPECTED, NW_UCLA_HELP, load_nw_ucla
 from chiral_jax.data.penn_action import PENN_ACTION_HELP, PennActionVideo, load_penn_action
 from chiral_jax.data.sequence import PoseSequence
 from chiral_jax.data.synthetic import SyntheticConfig, generate
+from chiral_jax.data.synthetic_actions import generate_actions
 
 __all__ = ["DATASETS", "DatasetEntry", "ReadOptions", "dataset"]
 
@@ -36,7 +40,8 @@ class ReadOptions:
 
     Attributes:
       keypoints: the 2D source of VideoPose3D-format datasets (``gt``, ``cpn_ft_h36m_dbb``, ...).
-      synthetic: keyword arguments of :class:`~chiral_jax.data.synthetic.SyntheticConfig`.
+      synthetic: keyword arguments of :class:`~chiral_jax.data.synthetic.SyntheticConfig` (for
+        ``synthetic_actions``: of :class:`~chiral_jax.data.synthetic_actions.SyntheticActionsConfig`).
     """
 
     keypoints: str = "gt"
@@ -104,6 +109,18 @@ def _humaneva(manual_dir: Path | None, options: ReadOptions) -> Splits:
     return load_humaneva_npz(manual_dir, options.keypoints)
 
 
+def _synthetic_actions(_: Path | None, options: ReadOptions) -> Splits:
+    return generate_actions(dict(options.synthetic))
+
+
+def _kinetics(manual_dir: Path | None, _: ReadOptions) -> Splits:
+    return load_kinetics_skeleton(manual_dir)
+
+
+def _nw_ucla(manual_dir: Path | None, _: ReadOptions) -> Splits:
+    return load_nw_ucla(manual_dir)
+
+
 DATASETS: dict[str, DatasetEntry] = {
     e.name: e
     for e in (
@@ -147,6 +164,32 @@ DATASETS: dict[str, DatasetEntry] = {
             manual_files="the labels/ folder of Penn Action (0001.mat ... 2326.mat) or its parent",
             instructions=f"Get {PENN_ACTION_HELP}.",
             record=PennActionVideo,
+        ),
+        DatasetEntry(
+            "synthetic_actions",
+            "built-in labelled clips of the synthetic motions (6 classes, H36M-17, (x, y, 1)), "
+            "a clip and its mirror image being the same action",
+            skeletons.H36M,
+            _synthetic_actions,
+            record=ActionClip,
+        ),
+        DatasetEntry(
+            "kinetics_skeleton",
+            "Kinetics-skeleton (ST-GCN): OpenPose-18 (x, y, score) of Kinetics-400 clips, 2 people",
+            skeletons.OPENPOSE18,
+            _kinetics,
+            manual_files=KINETICS_EXPECTED,
+            instructions=f"Get {KINETICS_HELP}.",
+            record=ActionClip,
+        ),
+        DatasetEntry(
+            "nw_ucla",
+            "NW-UCLA (CTR-GCN's JSON): Kinect v1 20-joint 3D sequences, 10 actions, cross-view split",
+            skeletons.KINECT_V1,
+            _nw_ucla,
+            manual_files=NW_UCLA_EXPECTED,
+            instructions=f"Get {NW_UCLA_HELP}.",
+            record=ActionClip,
         ),
     )
 }

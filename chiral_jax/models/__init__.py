@@ -1,11 +1,14 @@
 """Task networks built from :mod:`chiral_jax.nn`, each with its plain baseline."""
 
+from chiral_jax.models.action import ActionNet, ChiralActionNet
 from chiral_jax.models.mlp import MLP, ChiralMLP
 from chiral_jax.models.seq2seq import ChiralPoseForecaster, PoseForecaster, pose_velocity_spec
 from chiral_jax.models.temporal import ChiralTemporalModel, TemporalModel
 
 __all__ = [
     "MLP",
+    "ActionNet",
+    "ChiralActionNet",
     "ChiralMLP",
     "ChiralPoseForecaster",
     "ChiralTemporalModel",

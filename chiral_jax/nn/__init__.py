@@ -2,6 +2,7 @@
 
 from chiral_jax.nn.conv import ChiralConv1d
 from chiral_jax.nn.elementwise import ChiralActivation, ChiralDropout
+from chiral_jax.nn.invariance import ChiralInvariance
 from chiral_jax.nn.linear import ChiralInvariant, ChiralLinear
 from chiral_jax.nn.norm import BatchNorm, BatchNormMomentum, ChiralBatchNorm
 from chiral_jax.nn.recurrent import ChiralGRU, ChiralGRUCell, ChiralLSTM, ChiralLSTMCell, unsigned
@@ -15,6 +16,7 @@ __all__ = [
     "ChiralDropout",
     "ChiralGRU",
     "ChiralGRUCell",
+    "ChiralInvariance",
     "ChiralInvariant",
     "ChiralLSTM",
     "ChiralLSTMCell",
