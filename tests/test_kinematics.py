@@ -48,17 +48,19 @@ def test_rotation_conversions_round_trip_numpy_and_jax():
     np.testing.assert_allclose(
         e, R.axis_rotation("z", 0.5) @ R.axis_rotation(1, -0.2) @ R.axis_rotation(0, 0.3)
     )
-    # JAX in, JAX out, same values; gradients finite at the identity.
-    mj = R.axis_angle_to_matrix(jnp.asarray(aa, jnp.float32))
+    # JAX in, JAX out, same values; gradients finite at the identity (one compilation for all).
+    mj = R.axis_angle_to_matrix(jnp.asarray(aa[:4], jnp.float32))
     assert isinstance(mj, jax.Array)
-    np.testing.assert_allclose(mj, m, atol=1e-5)
-    for f in (
+    np.testing.assert_allclose(mj, m[:4], atol=1e-5)
+    fs = (
         lambda v: R.axis_angle_to_matrix(v).sum(),
         lambda v: R.matrix_to_axis_angle(R.axis_angle_to_matrix(v)).sum(),
         lambda v: R.geodesic_angle(jnp.eye(3), R.axis_angle_to_matrix(v)),
         lambda v: R.rotation_between(v, jnp.asarray([0.0, 0.0, 1.0])).sum(),
-    ):
-        assert np.isfinite(jax.grad(f)(jnp.zeros(3))).all()
+        lambda v: R.rotation_6d_to_matrix(jnp.concatenate([v, v])).sum(),
+    )
+    grads = jax.jit(lambda v: [jax.grad(f)(v) for f in fs])(jnp.zeros(3))
+    assert all(np.isfinite(g).all() for g in grads)
     # rotation_between: maps a onto b, also antiparallel.
     for a, b in (([1.0, 2, 3], [-1.0, 0.5, 2]), ([0, 0, 1.0], [0, 0, -2.0])):
         r = R.rotation_between(np.array(a), np.array(b))
@@ -77,6 +79,7 @@ def _asf_tree(tmp_path):
     return parents, rest
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tree", ["h36m", "smpl24", "asf"])
 def test_ik_inverts_fk_on_every_non_leaf_joint(tree, tmp_path):
     rng = np.random.default_rng(1)
@@ -98,11 +101,12 @@ def test_ik_inverts_fk_on_every_non_leaf_joint(tree, tmp_path):
     inner = [i for i in range(j) if children[i] >= 0]
     np.testing.assert_allclose(back[..., inner, :, :], rots[..., inner, :, :], atol=5e-5)
     np.testing.assert_allclose(forward_kinematics(back, rest, parents), joints, atol=5e-5)
-    # Under an outer jit and vmap: the same rotations.
-    f = jax.jit(jax.vmap(lambda x, t: inverse_kinematics(x, t, rest, parents, children)))
-    np.testing.assert_allclose(f(joints, twist), back, atol=1e-5)
+    if tree == "h36m":  # under an outer jit and vmap: the same rotations
+        f = jax.jit(jax.vmap(lambda x, t: inverse_kinematics(x, t, rest, parents, children)))
+        np.testing.assert_allclose(f(joints, twist), back, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_ik_gradients_finite_at_degenerate_configurations():
     parents, children = H36M.parents, children_of(H36M.parents)
     rest = np.asarray(synthetic.rest_joints(synthetic.subject_bones(np.random.default_rng(0))), np.float32)
@@ -113,11 +117,13 @@ def test_ik_gradients_finite_at_degenerate_configurations():
             twist_angles(inverse_kinematics(x, t, rest, parents, children), rest, parents, children)
         )
 
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1)))
     for x in (jnp.zeros((17, 3)), jnp.asarray(rest), jnp.asarray(rest).at[:, 1].set(0.0)):
-        gx, gt = jax.grad(loss, argnums=(0, 1))(x, twist * 0.0)
+        gx, gt = grad(x, twist * 0.0)
         assert np.isfinite(gx).all() and np.isfinite(gt).all()
 
 
+@pytest.mark.slow
 def test_fk_reproduces_joints_with_matching_bone_lengths_only():
     rng = np.random.default_rng(2)
     rest = np.asarray(rng.normal(size=(17, 3)) * 0.2, np.float32)
@@ -179,6 +185,7 @@ def test_bad_trees_and_shapes_raise():
 # ---------------------------------------------------------------------------------- body model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".npz", ".pkl"])
 def test_body_model_files_and_skinning(tmp_path, suffix):
     rng = np.random.default_rng(4)
@@ -240,6 +247,7 @@ def test_cmu_fixture_rotations_reproduce_the_joints(tmp_path):
     assert d["rest"][10, 2] > 0.3 and d["rest"][4, 0] > 0
 
 
+@pytest.mark.slow
 def test_real_cmu_rotations(shared_dir):
     base = shared_dir / "data" / "cmu_mocap" / "02"
     if not (base / "02_01.amc").is_file():

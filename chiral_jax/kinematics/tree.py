@@ -217,22 +217,20 @@ def _kabsch(p: Array, t: Array) -> Array:
     is kept but its gradient stopped.
     """
     h = jnp.einsum("...ka,kb->...ab", p, t)
-    s_val = jnp.linalg.svd(jax.lax.stop_gradient(h), compute_uv=False)
-    scale = jnp.maximum(s_val[..., :1], 1e-12)
-    gaps = jnp.stack([s_val[..., 0] - s_val[..., 1], s_val[..., 1] - s_val[..., 2]], -1)
-    degenerate = jnp.any(gaps < 1e-6 * scale, axis=-1) | (s_val[..., 0] < 1e-12)
 
-    def fit(m: Array) -> Array:
-        u, _, vt = jnp.linalg.svd(m)
+    def rotation(u: Array, vt: Array) -> Array:
         d = jnp.sign(jnp.linalg.det(u @ vt))
         d = jnp.where(d == 0, 1.0, d)
         diag = jnp.stack([jnp.ones_like(d), jnp.ones_like(d), d], -1)
         return (u * diag[..., None, :]) @ vt
 
+    u0, s_val, vt0 = jnp.linalg.svd(jax.lax.stop_gradient(h))
+    scale = jnp.maximum(s_val[..., :1], 1e-12)
+    gaps = jnp.stack([s_val[..., 0] - s_val[..., 1], s_val[..., 1] - s_val[..., 2]], -1)
+    degenerate = jnp.any(gaps < 1e-6 * scale, axis=-1) | (s_val[..., 0] < 1e-12)
     well = jnp.broadcast_to(jnp.diag(jnp.asarray([3.0, 2.0, 1.0], h.dtype)), h.shape)
-    safe = jnp.where(degenerate[..., None, None], well, h)
-    value = fit(jax.lax.stop_gradient(h))
-    return jnp.where(degenerate[..., None, None], value, fit(safe))
+    u, _, vt = jnp.linalg.svd(jnp.where(degenerate[..., None, None], well, h))
+    return jnp.where(degenerate[..., None, None], rotation(u0, vt0), rotation(u, vt))
 
 
 def inverse_kinematics(
