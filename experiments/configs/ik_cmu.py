@@ -2,7 +2,12 @@
 
 Command:  python experiments/ik_cmu.py --workdir /tmp/ik_cmu
           (real CMU data: --config.data.name=cmu_mocap --config.data.manual_dir=/path/to/cmu_mocap)
-Runtime:  see the README proposal (measured on the 2-core CPU machine).
+Runtime:  22 min 12 s wall (7 min 1 s CPU user) on the 2-core CPU machine while six engineers shared
+          it (load average 12-16): 4 runs of 24 epochs x 141 steps, plus IK evaluation.
+Result:   test errors over 2 seeds (synthetic): chiral width 128 MPJPE 32.4 +- 0.9 mm, after IK
+          26.5 +- 1.0 mm, rotation 5.8 +- 0.1 deg, twist 0.7 deg; baseline with mirror augmentation
+          35.2 / 30.0 mm, 6.5 deg, 0.7 deg. Real CMU (1 seed, --config.num_seeds=1): chiral 110.6 /
+          96.1 mm, 24.6 deg, 9.3 deg; baseline 117.9 / 99.7 mm, 26.4 deg, 9.2 deg (9 min 21 s wall).
 
 The default trains on the built-in synthetic generator, whose joint-angle motions give exact joint
 rotations of the H36M-17 tree (no files needed); ``data.name=cmu_mocap`` reads the AMC rotations of
