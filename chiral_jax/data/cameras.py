@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from chiral_jax import rotations
+
 __all__ = [
     "H36M_CAMERA_IDS",
     "HUMANEVA_CAMERA_IDS",
@@ -106,14 +108,7 @@ class Camera:
 
 def quaternion_to_matrix(q: Any) -> np.ndarray:
     """Unit quaternion ``(w, x, y, z)`` -> (3, 3) rotation matrix (active rotation)."""
-    w, x, y, z = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
+    return rotations.quaternion_to_matrix(np.asarray(q, dtype=np.float64))
 
 
 def world_to_camera(x_world: Any, camera: Camera) -> np.ndarray:

@@ -49,23 +49,34 @@ import numpy as np
 from chiral_jax.data.cameras import Camera, virtual_cameras
 from chiral_jax.data.errors import malformed, missing
 from chiral_jax.data.sequence import PoseSequence, render
+from chiral_jax.rotations import euler_to_matrix
 
 __all__ = [
     "CMU_FPS",
     "CMU_HELP",
     "H36M_FROM_CMU",
+    "H36M_ROTATION_BONES",
+    "H36M_TWIST_CHILDREN",
+    "Z_UP",
     "AsfBone",
     "AsfSkeleton",
+    "asf_tree",
+    "bone_frames",
     "cmu_cameras",
     "cmu_to_h36m",
     "euler_matrix",
     "find_trials",
     "forward_kinematics",
+    "frame_indices",
+    "h36m_rest_pose",
+    "h36m_rotations",
     "load_cmu_mocap",
     "load_trial",
+    "load_trial_kinematics",
     "parse_amc",
     "parse_asf",
     "resample",
+    "rest_motion",
     "to_z_up",
 ]
 
@@ -150,16 +161,7 @@ def euler_matrix(angles: np.ndarray, order: str) -> np.ndarray:
     ``angles[..., i]`` is the angle about axis ``order[i]``; the result is
     ``R_{order[-1]} @ ... @ R_{order[0]}`` (column vectors), shape (..., 3, 3).
     """
-    a = np.asarray(angles, dtype=np.float64)
-    out = np.broadcast_to(np.eye(3), (*a.shape[:-1], 3, 3)).copy()
-    for i, ax in enumerate(order.upper()):
-        c, s = np.cos(a[..., i]), np.sin(a[..., i])
-        r = np.broadcast_to(np.eye(3), (*a.shape[:-1], 3, 3)).copy()
-        k = "XYZ".index(ax)
-        p, q = [(1, 2), (2, 0), (0, 1)][k]
-        r[..., p, p], r[..., p, q], r[..., q, p], r[..., q, q] = c, -s, s, c
-        out = r @ out
-    return out
+    return euler_to_matrix(angles, order)
 
 
 _ASF = "an ASF skeleton file (Acclaim format: :units, :root, :bonedata, :hierarchy)"
@@ -309,8 +311,15 @@ def parse_amc(path: str | Path, skeleton: AsfSkeleton) -> dict[str, np.ndarray]:
     return out
 
 
-def forward_kinematics(skeleton: AsfSkeleton, motion: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Global positions (metres, the data's Y-up frame): {"root": (F, 3), bone: (F, 3) bone end}."""
+def bone_frames(
+    skeleton: AsfSkeleton, motion: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Global bone rotations and bone ends (the data's Y-up frame).
+
+    Returns:
+      ``(glob, pos)``: ``glob[b]`` (F, 3, 3) is bone ``b``'s global rotation ``L_b`` (the root's:
+      ``"root"``), ``pos[b]`` (F, 3) its end in metres (the root's position: ``"root"``).
+    """
     root_vals = motion["root"]
     f = root_vals.shape[0]
     trans = np.zeros((f, 3))
@@ -324,7 +333,7 @@ def forward_kinematics(skeleton: AsfSkeleton, motion: dict[str, np.ndarray]) -> 
             rot_order += ch[1]
     c_root = euler_matrix(skeleton.root_orientation, skeleton.root_axis)
     m_root = euler_matrix(rot[:, : len(rot_order)], rot_order) if rot_order else np.eye(3)
-    glob = {"root": c_root @ m_root @ c_root.T}
+    glob = {"root": np.broadcast_to(c_root @ m_root @ c_root.T, (f, 3, 3))}
     pos = {"root": trans + skeleton.root_position}
     for name in skeleton.order:
         b = skeleton.bones[name]
@@ -337,7 +346,12 @@ def forward_kinematics(skeleton: AsfSkeleton, motion: dict[str, np.ndarray]) -> 
             m = np.eye(3)
         glob[name] = glob[parent] @ (c @ m @ c.T)
         pos[name] = pos[parent] + b.length * (glob[name] @ b.direction)
-    return pos
+    return glob, pos
+
+
+def forward_kinematics(skeleton: AsfSkeleton, motion: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Global positions (metres, the data's Y-up frame): {"root": (F, 3), bone: (F, 3) bone end}."""
+    return bone_frames(skeleton, motion)[1]
 
 
 def cmu_to_h36m(skeleton: AsfSkeleton, positions: dict[str, np.ndarray]) -> np.ndarray:
@@ -435,3 +449,87 @@ def load_cmu_mocap(
             for cam in cmu_cameras(world, num_cameras):
                 out[split].append(render(world, cam, subject=subject, action=amc.stem, fps=fps))
     return out
+
+
+# ---------------------------------------------------------------------------------- rotations
+
+# H36M-17 joint -> the ASF bone whose global rotation is the joint's rotation (the bone from the
+# joint towards its twist child; the multi-child hip and thorax take their own segment: the pelvis
+# ("root") and the chest ("thorax")). Leaves keep their bone's rotation (positions do not fix it).
+H36M_ROTATION_BONES: tuple[str, ...] = (
+    "root",
+    "rfemur",
+    "rtibia",
+    "rfoot",
+    "lfemur",
+    "ltibia",
+    "lfoot",
+    "thorax",
+    "thorax",
+    "head",
+    "head",
+    "lhumerus",
+    "lradius",
+    "lwrist",
+    "rhumerus",
+    "rradius",
+    "rwrist",
+)
+# Each H36M-17 joint's twist child (-1: leaf): the pelvis twists about the spine, the thorax about the neck.
+H36M_TWIST_CHILDREN: tuple[int, ...] = (7, 2, 3, -1, 5, 6, -1, 8, 9, 10, -1, 12, 13, -1, 15, 16, -1)
+# The rotation taking the data's Y-up frame to the z-up world (to_z_up as a matrix).
+Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+
+def rest_motion(skeleton: AsfSkeleton, frames: int = 1) -> dict[str, np.ndarray]:
+    """An all-zero motion: the skeleton's rest pose (root at ``:root position``)."""
+    dims = {"root": len(skeleton.root_order)} | {b.name: len(b.dof) for b in skeleton.bones.values() if b.dof}
+    return {k: np.zeros((frames, n)) for k, n in dims.items()}
+
+
+def h36m_rest_pose(skeleton: AsfSkeleton) -> np.ndarray:
+    """(17, 3) rest joints in the H36M-17 layout, z up, metres, the root at the origin."""
+    rest = to_z_up(cmu_to_h36m(skeleton, forward_kinematics(skeleton, rest_motion(skeleton)))[0])
+    return rest - rest[0]
+
+
+def h36m_rotations(glob: dict[str, np.ndarray]) -> np.ndarray:
+    """Global rotations (F, 17, 3, 3) of the H36M-17 joints in the z-up world, from
+    :func:`bone_frames`' Y-up bone rotations (``Z_UP @ L @ Z_UP^T``, see :data:`H36M_ROTATION_BONES`)."""
+    g = np.stack([glob[b] for b in H36M_ROTATION_BONES], axis=1)
+    return Z_UP @ g @ Z_UP.T
+
+
+def asf_tree(skeleton: AsfSkeleton) -> tuple[tuple[str, ...], tuple[int, ...], np.ndarray]:
+    """The ASF skeleton as a joint tree: names ("root" and each bone's end, parents first),
+    parents (-1 at the root) and rest joints (J, 3), z up, metres, root at the origin."""
+    names = ("root", *skeleton.order)
+    parents = (-1, *(names.index(skeleton.parents[b]) for b in skeleton.order))
+    pos = forward_kinematics(skeleton, rest_motion(skeleton))
+    rest = to_z_up(np.stack([pos[n][0] for n in names]))
+    return names, parents, rest - rest[0]
+
+
+def frame_indices(num_frames: int, fps_in: float, fps_out: float) -> np.ndarray:
+    """Nearest source frame of each output frame when resampling ``fps_in`` -> ``fps_out`` (keeps
+    positions and rotations of a frame together, unlike interpolating either)."""
+    n_out = int(np.floor((num_frames - 1) * fps_out / fps_in + 1e-9)) + 1
+    return np.minimum(np.round(np.arange(n_out) * (fps_in / fps_out)).astype(np.int64), num_frames - 1)
+
+
+def load_trial_kinematics(
+    asf: str | Path | AsfSkeleton, amc: str | Path, *, fps: float = 50.0
+) -> dict[str, np.ndarray]:
+    """One trial with its rotations, H36M-17 layout, z-up world, metres, at ``fps`` (nearest frames).
+
+    Returns:
+      {"joints": (T, 17, 3) world positions, "rotations": (T, 17, 3, 3) global joint rotations
+      (rest frame -> world), "rest": (17, 3) the subject's rest joints}. Local rotations are
+      ``G_parent^T G_j``; twist targets follow from them with :func:`chiral_jax.kinematics.twist_angles`
+      and :data:`H36M_TWIST_CHILDREN`.
+    """
+    skel = asf if isinstance(asf, AsfSkeleton) else parse_asf(asf)
+    glob, pos = bone_frames(skel, parse_amc(amc, skel))
+    idx = frame_indices(pos["root"].shape[0], CMU_FPS, fps)
+    joints = to_z_up(cmu_to_h36m(skel, pos))[idx]
+    return {"joints": joints, "rotations": h36m_rotations(glob)[idx], "rest": h36m_rest_pose(skel)}

@@ -31,6 +31,7 @@ import numpy as np
 
 from chiral_jax.data.cameras import Camera, virtual_cameras
 from chiral_jax.data.sequence import PoseSequence, render
+from chiral_jax.rotations import axis_rotation
 from chiral_jax.skeletons import H36M
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "generate",
     "load_synthetic",
     "motion_world",
+    "rest_joints",
     "subject_bones",
     "subject_cameras",
 ]
@@ -120,16 +122,7 @@ class SyntheticConfig:
 
 def _rot(axis: int, angle: np.ndarray) -> np.ndarray:
     """(T,) angles (radians) -> (T, 3, 3) rotations about a coordinate axis."""
-    a = np.asarray(angle, dtype=np.float64)
-    c, s = np.cos(a), np.sin(a)
-    one, zero = np.ones_like(a), np.zeros_like(a)
-    if axis == 0:
-        rows = [[one, zero, zero], [zero, c, -s], [zero, s, c]]
-    elif axis == 1:
-        rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
-    else:
-        rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
-    return np.stack([np.stack(r, axis=-1) for r in rows], axis=-2)
+    return axis_rotation(axis, angle)
 
 
 def rx(a: np.ndarray) -> np.ndarray:
@@ -208,9 +201,20 @@ def _smooth_noise(rng: np.random.Generator, t: np.ndarray, amp: float) -> np.nda
 
 
 def motion_world(
-    motion: str, offsets: np.ndarray, rng: np.random.Generator, num_frames: int, fps: float = 50.0
-) -> np.ndarray:
-    """World-frame joint positions (T, 17, 3) of one take of ``motion`` (see the module docstring)."""
+    motion: str,
+    offsets: np.ndarray,
+    rng: np.random.Generator,
+    num_frames: int,
+    fps: float = 50.0,
+    *,
+    return_rotations: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """World-frame joint positions (T, 17, 3) of one take of ``motion`` (see the module docstring).
+
+    With ``return_rotations``: ``(positions, local)``, ``local`` (T, 17, 3, 3) each joint's rotation
+    relative to its parent (the root's: body frame -> world), the rotations of
+    :func:`chiral_jax.kinematics.forward_kinematics` on :func:`rest_joints` ``(offsets)``.
+    """
     t = np.arange(num_frames) / fps
     deg = np.deg2rad
     eye = np.broadcast_to(np.eye(3), (num_frames, J, 3, 3)).copy()
@@ -338,7 +342,15 @@ def motion_world(
     pos = forward_kinematics(offsets, local, root)
     # Keep the lower foot on the floor (z = 0).
     pos[..., 2] -= np.minimum(pos[:, R_FOOT, 2], pos[:, L_FOOT, 2])[:, None]
-    return pos
+    return (pos, local) if return_rotations else pos
+
+
+def rest_joints(offsets: np.ndarray) -> np.ndarray:
+    """Rest joints (17, 3) of :func:`subject_bones` offsets, body frame, the root at the origin."""
+    rest = np.zeros((J, 3))
+    for j in range(1, J):
+        rest[j] = rest[PARENTS[j]] + offsets[j]
+    return rest
 
 
 def subject_cameras(rng: np.random.Generator, num: int) -> list[Camera]:

@@ -1,0 +1,58 @@
+"""Lifting to joints + twists, then twist-swing IK: chiral vs plain temporal lifter.
+
+Command:  python experiments/ik_cmu.py --workdir /tmp/ik_cmu
+          (real CMU data: --config.data.name=cmu_mocap --config.data.manual_dir=/path/to/cmu_mocap)
+Runtime:  22 min 12 s wall (7 min 1 s CPU user) on the 2-core CPU machine while six engineers shared
+          it (load average 12-16): 4 runs of 24 epochs x 141 steps, plus IK evaluation.
+Result:   test errors over 2 seeds (synthetic): chiral width 128 MPJPE 32.4 +- 0.9 mm, after IK
+          26.5 +- 1.0 mm, rotation 5.8 +- 0.1 deg, twist 0.7 deg; baseline with mirror augmentation
+          35.2 / 30.0 mm, 6.5 deg, 0.7 deg. Real CMU (1 seed, --config.num_seeds=1): chiral 110.6 /
+          96.1 mm, 24.6 deg, 9.3 deg; baseline 117.9 / 99.7 mm, 26.4 deg, 9.2 deg (9 min 21 s wall).
+
+The default trains on the built-in synthetic generator, whose joint-angle motions give exact joint
+rotations of the H36M-17 tree (no files needed); ``data.name=cmu_mocap`` reads the AMC rotations of
+the CMU subject folders you pass as ``data.manual_dir`` (subjects 02 train / 03 test by default).
+``model.arch`` picks the lifter ("temporal"; a transformer lifter plugs in there).
+"""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.num_seeds = 2
+    c.progress = True
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "synthetic"  # synthetic | cmu_mocap
+    c.data.manual_dir = ""  # cmu_mocap: the folder of CMU subject folders (02/, 03/, ...)
+    c.data.subjects_train = ()  # cmu_mocap: empty = every subject not in subjects_test
+    c.data.subjects_test = ()  # cmu_mocap: empty = ("03",)
+    c.data.num_cameras = 4
+    c.data.max_trials = 0  # cmu_mocap: trials per subject (0: all)
+    c.data.synthetic = ml_collections.ConfigDict({"seed": 0})  # the lifting default's set
+
+    c.model = ml_collections.ConfigDict()
+    c.model.arch = "temporal"  # temporal (transformer: after the transformer lifter lands)
+    c.model.kind = "both"  # chiral | baseline | both
+    c.model.filter_widths = (3, 3, 3)  # 27 frames
+    c.model.channels = 128
+    c.model.dropout = 0.25
+    c.model.causal = False
+    c.model.activation = "relu"
+    c.model.negated_activation = "tanh"
+    c.model.hidden_specs = ("plain",)
+    c.model.equal_params = False
+    c.model.baseline_activation = "relu"
+    c.model.baseline_without_augment = False
+
+    c.train = ml_collections.ConfigDict()
+    c.train.epochs = 24
+    c.train.batch_size = 256
+    c.train.lr = 1e-3
+    c.train.lr_decay = 0.95
+    c.train.lr_decay_steps = 1500
+    c.train.augment = True  # mirror augmentation (joints and twists) for the baseline
+    c.train.twist_weight = 0.1  # metres per unit chord of the (cos, sin) twist error
+    return c
