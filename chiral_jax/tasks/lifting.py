@@ -30,6 +30,7 @@ from flax import nnx
 from chiral_jax import metrics, skeletons
 from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_actions, by_fraction, by_subjects
 from chiral_jax.data.builders import load_splits
+from chiral_jax.data.device_windows import DeviceWindows, fits_on_device
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.data.registry import DATASETS
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
@@ -380,22 +381,30 @@ class LiftingTask(runner.Task):
         sk = data.skeleton
         augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk) if variant.augment else None
 
-        def batches(epoch: int) -> Any:
-            return window_batches(
-                windows,
-                bs,
-                seed=seed,
-                epoch=epoch,
-                augment=augment,
-                process_index=jax.process_index(),
-                process_count=jax.process_count(),
-            )
+        procs = dict(process_index=jax.process_index(), process_count=jax.process_count())
+        device_data = None
+        if config.data.get("device_resident", True) and fits_on_device(windows):
+            # The windows live on the devices; each step sends indices and flips (same batches).
+            device_data = DeviceWindows(windows, augment=augment)
+
+            def batches(epoch: int) -> Any:
+                return device_data.index_batches(bs, seed=seed, epoch=epoch, **procs)
+        else:
+
+            def batches(epoch: int) -> Any:
+                return window_batches(windows, bs, seed=seed, epoch=epoch, augment=augment, **procs)
 
         lr = optax.exponential_decay(
             config.train.lr, transition_steps=config.train.lr_decay_steps, decay_rate=config.train.lr_decay
         )
         return TrainingSetup(
-            model, amsgrad_torch(lr), mpjpe_loss(sk.num_joints), batches, steps, config.train.epochs
+            model,
+            amsgrad_torch(lr),
+            mpjpe_loss(sk.num_joints),
+            batches,
+            steps,
+            config.train.epochs,
+            device_data=device_data,
         )
 
     def evaluate(

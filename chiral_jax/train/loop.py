@@ -82,6 +82,10 @@ class Trainer:
       async_save: write checkpoints in the background while the next epoch trains (False: block on
         every save).
       progress: show tqdm bars.
+      device_data: optional device-resident data (e.g.
+        :class:`~chiral_jax.data.device_windows.DeviceWindows`): an object with ``arrays`` (a pytree
+        of device arrays, passed to the jitted step as an argument) and ``gather(arrays, batch) ->
+        batch``, which the step applies to each host batch (e.g. window indices) before the loss.
     """
 
     def __init__(
@@ -96,8 +100,10 @@ class Trainer:
         keep: int = 3,
         async_save: bool = True,
         progress: bool = True,
+        device_data: Any = None,
     ):
         self.workdir = workdir
+        self.device_data = device_data
         os.makedirs(workdir, exist_ok=True)
         self.mesh = parallel.make_data_mesh() if mesh is None else mesh
         self.loss_fn, self.bn_momentum, self.progress = loss_fn, bn_momentum, progress
@@ -113,14 +119,18 @@ class Trainer:
         )
         self._step = jax.jit(
             self._train_step,
-            in_shardings=(repl, parallel.batch_sharding(self.mesh), repl),
+            in_shardings=(repl, parallel.batch_sharding(self.mesh), repl, repl),
             out_shardings=(repl, repl),
             donate_argnums=(0,),
         )
 
     # ------------------------------------------------------------------ pure step
 
-    def _train_step(self, state: Any, batch: Batch, momentum: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+    def _train_step(
+        self, state: Any, batch: Batch, momentum: jax.Array, arrays: Any = None
+    ) -> tuple[Any, dict[str, jax.Array]]:
+        if self.device_data is not None:
+            batch = self.device_data.gather(arrays, batch)
         model, optimizer = nnx.merge(self.graphdef, state)
         model.train()
         set_batch_norm_momentum(model, momentum)
@@ -131,15 +141,27 @@ class Trainer:
     def step(self, batch: Batch, momentum: float = 0.9) -> dict[str, jax.Array]:
         """One training step on a host batch (split over the mesh); returns device metrics."""
         self.state, metrics = self._step(
-            self.state, parallel.shard_batch(batch, self.mesh), jnp.asarray(momentum, jnp.float32)
+            self.state,
+            parallel.shard_batch(batch, self.mesh),
+            jnp.asarray(momentum, jnp.float32),
+            self._arrays,
         )
         return metrics
 
     def compile_step(self, batch: Batch, momentum: float = 0.9) -> Any:
         """XLA's compiled program of :meth:`step` on ``batch`` (for its cost and memory analysis);
         nothing runs and the state is not donated."""
-        args = (self.state, parallel.shard_batch(batch, self.mesh), jnp.asarray(momentum, jnp.float32))
+        args = (
+            self.state,
+            parallel.shard_batch(batch, self.mesh),
+            jnp.asarray(momentum, jnp.float32),
+            self._arrays,
+        )
         return self._step.lower(*args).compile()
+
+    @property
+    def _arrays(self) -> Any:
+        return None if self.device_data is None else self.device_data.arrays
 
     # ------------------------------------------------------------------ views
 
