@@ -44,6 +44,7 @@ __all__ = [
     "LiftingData",
     "LiftingTask",
     "Variant",
+    "compute_dtype",
     "dilated_apply",
     "evaluate",
     "load_data",
@@ -168,10 +169,17 @@ def make_model(
     dropout: float,
     causal: bool = False,
     seed: int = 0,
+    dtype: Any = None,
 ) -> nnx.Module:
-    """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net)."""
+    """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net).
+
+    ``dtype``: compute dtype (e.g. ``jnp.bfloat16``; None: float32); parameters and batch-norm
+    statistics are float32 either way.
+    """
     rngs = nnx.Rngs(seed)
-    kwargs = dict(filter_widths=filter_widths, dropout=dropout, causal=causal, strided=True, rngs=rngs)
+    kwargs = dict(
+        filter_widths=filter_widths, dropout=dropout, causal=causal, strided=True, dtype=dtype, rngs=rngs
+    )
     if variant.kind == "baseline":
         j = skeleton.num_joints
         return TemporalModel(j * 2, j * 3, channels=variant.channels, activation=variant.activation, **kwargs)
@@ -179,6 +187,15 @@ def make_model(
     return ChiralTemporalModel(
         skeleton.spec(2), skeleton.spec(3), channels=hidden, activation=variant.activation, **kwargs
     )
+
+
+def compute_dtype(name: str) -> Any:
+    """``train.dtype`` -> the models' compute dtype: "float32" -> None (float32 throughout),
+    "bfloat16" -> ``jnp.bfloat16`` (float32 parameters and batch-norm statistics)."""
+    dtypes = {"float32": None, "bfloat16": jnp.bfloat16}
+    if name not in dtypes:
+        raise ValueError(f"train.dtype must be float32 or bfloat16, got {name!r}")
+    return dtypes[name]
 
 
 # ---------------------------------------------------------------------------------- evaluation
@@ -366,6 +383,7 @@ class LiftingTask(runner.Task):
             dropout=config.model.dropout,
             causal=config.model.causal,
             seed=seed,
+            dtype=compute_dtype(config.train.get("dtype", "float32")),
         )
         windows = PoseWindows.from_sequences(
             data.train,

@@ -50,6 +50,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.lr_decay = 0.95
     c.train.lr_decay_steps = 1500  # VideoPose3D: x0.95 per Human3.6M epoch (~1500 steps of 1024)
     c.train.augment = True  # mirror augmentation for the baseline
+    c.train.dtype = "float32"  # compute dtype: float32 | bfloat16 (float32 parameters either way)
 
     # Limited-data study: "subjects:fraction" entries, each a full run (see lift3d_limited.py).
     c.sweep = ()
