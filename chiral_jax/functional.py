@@ -338,9 +338,10 @@ def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool 
     :class:`EvenOdd` features, whose mirror only flips signs).
 
     A coordinate is kept when an 8-bit random draw is at least ``round(256 * rate)``: four draws
-    per 32-bit random word, about 2.5x cheaper than ``jax.random.bernoulli`` on CPU, where mask
-    generation is a sizeable part of a training step. The rate is rounded to a multiple of 1/256
-    (0.25 is exact) and outputs are scaled by the exact keep probability.
+    per 32-bit random word (words split into bytes: on CPU about half the time of
+    ``jax.random.bits(key, shape, uint8)``, which draws a word per byte; mask generation was the
+    largest elementwise cost of the lifting step, see docs/performance.md). The rate is rounded
+    to a multiple of 1/256 (0.25 is exact) and outputs are scaled by the exact keep probability.
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
@@ -353,10 +354,25 @@ def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool 
     leaves, treedef = jax.tree_util.tree_flatten(x)
     keys = jax.random.split(key, len(leaves))
     out = [
-        jnp.where(jax.random.bits(k, leaf.shape, jnp.uint8) >= threshold, leaf * scale, 0).astype(leaf.dtype)
+        jnp.where(_random_bytes(k, leaf.shape) >= threshold, leaf * scale, 0).astype(leaf.dtype)
         for k, leaf in zip(keys, leaves, strict=True)
     ]
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+def _random_bytes(key: Array, shape: Sequence[int]) -> Array:
+    """Uniform random ``uint8`` of ``shape``: 32-bit random words split into four bytes each.
+
+    ``jax.random.bits(key, shape, jnp.uint8)`` draws one (threefry) word per byte on CPU; this draws
+    one per four bytes (the bytes of a word are independent uniform bytes).
+    """
+    shape = tuple(int(d) for d in shape)
+    n = math.prod(shape)
+    if shape and shape[-1] % 4 == 0:
+        words = jax.random.bits(key, (*shape[:-1], shape[-1] // 4), jnp.uint32)
+        return jax.lax.bitcast_convert_type(words, jnp.uint8).reshape(shape)
+    words = jax.random.bits(key, (-(-n // 4),), jnp.uint32)
+    return jax.lax.bitcast_convert_type(words, jnp.uint8).reshape(-1)[:n].reshape(shape)
 
 
 # ---------------------------------------------------------------------------------- activations
@@ -453,6 +469,9 @@ def activation(
     p = spec.num_pairs
     u, v = x.even[..., :p], x.odd[..., :p]
     # a = x_left, b = s * x_right; f(s b) = s f(b) for s = +1 or f odd, so this is f per channel.
+    # (XLA fuses this round trip into one pass over u and v, as cheap as the activation on the
+    # merged channels; a ReLU-only form in the basis, (u + max(|u|, |v|)) / 2 and
+    # (v + sign(u) clip(v, -|u|, |u|)) / 2, measured slower: docs/performance.md.)
     fa, fb = f((u + v) * _SQRT_HALF), f((u - v) * _SQRT_HALF)
     even = jnp.concatenate([(fa + fb) * _SQRT_HALF, f(x.even[..., p:])], axis=-1)
     odd = jnp.concatenate([(fa - fb) * _SQRT_HALF, f(x.odd[..., p:])], axis=-1)
