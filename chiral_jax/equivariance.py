@@ -39,7 +39,7 @@ def default_tolerance(dtype: Any) -> tuple[float, float]:
     enough that any leak between the even and odd parts (an O(1) error) fails."""
     if jnp.dtype(dtype) == jnp.float64:
         return 1e-10, 1e-10
-    if jnp.finfo(dtype).bits < 32:
+    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits < 32:
         return BF16_TOLERANCE
     return 1e-4, 1e-4
 
