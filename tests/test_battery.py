@@ -34,12 +34,11 @@ QUICK_LAYERS = (
     "dropout_in_basis",
     "mlp_tanh_negated",
 )
-# Mixed precision (float32 parameters, bfloat16 compute): one case per layer kind and two nets on the
+# Mixed precision (float32 parameters, bfloat16 compute): a case per layer kind and two nets on the
 # quick pair (slow), three of them in the quick loop.
 QUICK_BF16 = ("conv1d", "batch_norm", "temporal_conv_stack_strided")
 BF16_CASES = (
     *QUICK_BF16,
-    "linear_in_basis",
     "invariant_odd_magnitudes",
     "dropout_in_basis",
     "mlp_tanh_negated",
