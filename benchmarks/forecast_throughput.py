@@ -59,7 +59,14 @@ import optax
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import Timings, machine_info, time_interleaved, xla_flops
+from chiral_jax.benchmarking import (
+    CHIRAL_VS_BASELINE_GROUPS,
+    CHIRAL_VS_BASELINE_RATIOS,
+    TimedCall,
+    compare_calls,
+    machine_info,
+    machine_line,
+)
 from chiral_jax.tasks import forecasting
 from chiral_jax.tasks.configs import load_config_file
 from chiral_jax.tasks.runner import num_params
@@ -69,13 +76,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "fore
 POSE = skeletons.PENN_ACTION.spec(2)  # 13 joints x (x, y), x negated
 VISIBLE_P = 0.9  # fraction of visible target joints in the random batches
 KINDS = ("chiral", "baseline")
-GROUPS = (("train_chiral", "train_baseline"), ("infer_chiral", "infer_baseline", "infer_baseline_tta"))
-RATIOS = {
-    # name: (numerator, denominator): samples/s ratio = denominator time / numerator time
-    "train_speedup": ("train_chiral", "train_baseline"),
-    "infer_speedup": ("infer_chiral", "infer_baseline"),
-    "infer_speedup_vs_tta": ("infer_chiral", "infer_baseline_tta"),
-}
+GROUPS, RATIOS = CHIRAL_VS_BASELINE_GROUPS, CHIRAL_VS_BASELINE_RATIOS
 
 
 # ---------------------------------------------------------------------------------- rows
@@ -135,15 +136,6 @@ def build_model(variant: forecasting.Variant, setup: Setup, seed: int) -> nnx.Mo
 # ---------------------------------------------------------------------------------- variants
 
 
-@dataclasses.dataclass
-class Variant:
-    """A timed call ``run() -> outputs to block on``, the samples it forecasts, its compiled program."""
-
-    run: Callable[[], Any]
-    samples: int
-    compiled: Any
-
-
 def random_batch(rng: np.random.Generator, batch: int, observed: int, future: int) -> dict[str, np.ndarray]:
     """A host training batch of the forecasting task's layout (random poses and visibility)."""
     size, joints = POSE.size, POSE.num_joints
@@ -172,14 +164,14 @@ def inference_fn(model: nnx.Module, flip_average: bool) -> tuple[Callable[..., A
 
 def make_variants(
     row: Row, setup: Setup, seed: int, workdir: str
-) -> tuple[dict[str, Variant], dict[str, int], list[Trainer]]:
+) -> tuple[dict[str, TimedCall], dict[str, int], list[Trainer]]:
     """The five timed calls of a row: ``train_chiral``, ``train_baseline``, ``infer_chiral``,
     ``infer_baseline``, ``infer_baseline_tta``; the parameter counts; the two trainers (to close)."""
     rng = np.random.default_rng(seed)
     train_batch = random_batch(rng, row.batch, setup.observed, setup.future)
     x_eval = rng.standard_normal((row.infer_batch, setup.observed, POSE.size)).astype(np.float32)
     x_eval = jnp.asarray(x_eval)
-    variants: dict[str, Variant] = {}
+    variants: dict[str, TimedCall] = {}
     params: dict[str, int] = {}
     eval_models: dict[str, nnx.Module] = {}
     trainers: list[Trainer] = []
@@ -205,7 +197,7 @@ def make_variants(
             metrics = trainer.step(train_batch)
             return metrics, trainer.state
 
-        variants[f"train_{kind}"] = Variant(train, row.batch, trainer.compile_step(train_batch))
+        variants[f"train_{kind}"] = TimedCall(train, row.batch, trainer.compile_step(train_batch))
     for name, kind, tta in (
         ("infer_chiral", "chiral", False),
         ("infer_baseline", "baseline", False),
@@ -216,7 +208,7 @@ def make_variants(
         def infer(jitted: Callable[..., Any] = jitted, state: Any = state) -> Any:
             return jitted(state, x_eval)
 
-        variants[name] = Variant(infer, row.infer_batch, jitted.lower(state, x_eval).compile())
+        variants[name] = TimedCall(infer, row.infer_batch, jitted.lower(state, x_eval).compile())
     return variants, params, trainers
 
 
@@ -229,17 +221,13 @@ def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: st
     variants, params, trainers = make_variants(row, setup, seed, workdir)
     setup_s = time.perf_counter() - t0
     try:
-        timings = time_interleaved({n: v.run for n, v in variants.items()}, repeats=repeats, groups=GROUPS)
+        measured = compare_calls(
+            variants, repeats=repeats, groups=GROUPS, ratios=RATIOS, per_s_key="samples_per_s"
+        )
     finally:
         for trainer in trainers:
             trainer.close()
-    median_s = timings.medians()
-    rates = {n: variants[n].samples / median_s[n] for n in variants}
-
-    def ratios(t: Timings, cpu: bool) -> dict[str, float]:
-        return {key: t.ratio(num, den, cpu=cpu) for key, (num, den) in RATIOS.items()}
-
-    flops = {n: xla_flops(v.compiled) for n, v in variants.items()}
+    flops = measured["flops"]
     return {
         "row": row.name,
         "cell": row.cell,
@@ -253,16 +241,7 @@ def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: st
         "dropout": float(setup.model.dropout),
         "params": params,
         "param_ratio": params["chiral"] / params["baseline"],
-        "times_s": timings.wall,
-        "median_ms": {n: 1e3 * s for n, s in median_s.items()},
-        "samples_per_s": rates,
-        "ratios": ratios(timings, cpu=False),
-        # The same from process CPU time (every thread): insensitive to time slicing on a shared
-        # machine, but it counts the thread pool's spinning; a cross-check, not the headline.
-        "cpu_times_s": timings.cpu,
-        "cpu_time_ratios": ratios(timings, cpu=True),
-        "ratio_of_medians": {key: median_s[den] / median_s[num] for key, (num, den) in RATIOS.items()},
-        "flops": flops,
+        **measured,
         "flop_ratio_train": flops["train_chiral"] / flops["train_baseline"],
         "flop_ratio_infer": flops["infer_chiral"] / flops["infer_baseline"],
         "setup_s": setup_s,
@@ -276,14 +255,7 @@ def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: st
 def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
     r0 = rows[0]
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} "
-        f"({info['platform']}: {info['device_kind']}), Python {info['python']}"
-        + (f", XLA_FLAGS={info['xla_flags']!r}" if info["xla_flags"] else "")
-        + (
-            f", load average {', '.join(f'{x:.1f}' for x in info['load_average'])}"
-            if info.get("load_average")
-            else ""
-        ),
+        machine_line(info),
         f"float32, {r0['observed']} observed + {r0['future']} forecast frames, median of {repeats} "
         "interleaved repeats; speedups are medians of per-repeat ratios (samples/s chiral / baseline). "
         f"Training: Trainer.step (value_and_grad of forecast_loss + Adam, teacher forcing "

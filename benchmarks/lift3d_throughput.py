@@ -59,7 +59,15 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import Timings, machine_info, time_interleaved, xla_flops
+from chiral_jax.benchmarking import (
+    CHIRAL_VS_BASELINE_GROUPS,
+    CHIRAL_VS_BASELINE_RATIOS,
+    TimedCall,
+    compare_calls,
+    machine_info,
+    machine_line,
+    memory_stats,
+)
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.runner import num_params
 from chiral_jax.train import Trainer, amsgrad_torch
@@ -69,39 +77,6 @@ INFER_TARGET = 1.8  # chiral single pass / baseline + TTA inference frames/s
 SKELETON = skeletons.H36M
 DROPOUT = 0.25
 MOMENTUM = 0.9  # batch-norm momentum passed to Trainer.step (a traced value: no effect on speed)
-
-
-# ---------------------------------------------------------------------------------- shared helpers
-
-
-MEMORY_FIELDS = (
-    "argument_size_in_bytes",
-    "output_size_in_bytes",
-    "alias_size_in_bytes",
-    "temp_size_in_bytes",
-    "generated_code_size_in_bytes",
-    "peak_memory_in_bytes",
-)
-
-
-def memory_stats(compiled: Any) -> dict[str, int]:
-    """The compiled program's memory analysis (the fields this jax version has) and ``footprint``
-    = arguments + outputs - aliased + temporaries (bytes); empty when the backend gives none."""
-    try:
-        stats = compiled.memory_analysis()
-    except Exception:  # not implemented on some backends / versions
-        return {}
-    if stats is None:
-        return {}
-    out = {f: int(getattr(stats, f)) for f in MEMORY_FIELDS if getattr(stats, f, None) is not None}
-    if {"argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes"} <= out.keys():
-        out["footprint"] = (
-            out["argument_size_in_bytes"]
-            + out["output_size_in_bytes"]
-            - out.get("alias_size_in_bytes", 0)
-            + out["temp_size_in_bytes"]
-        )
-    return out
 
 
 # ---------------------------------------------------------------------------------- rows
@@ -135,23 +110,16 @@ def make_rows(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def make_model(kind: str, row: Row, seed: int) -> nnx.Module:
-    """The chiral or baseline strided training net of a row, built as the lifting task builds it."""
+def make_model(kind: str, row: Row, seed: int, dtype: Any = None) -> nnx.Module:
+    """The chiral or baseline strided training net of a row, built as the lifting task builds it
+    (``dtype``: compute dtype, None = float32)."""
     variant = lifting.Variant(f"{kind}_w{row.channels}", kind, row.channels)
-    return lifting.make_model(variant, SKELETON, filter_widths=row.filter_widths, dropout=DROPOUT, seed=seed)
+    return lifting.make_model(
+        variant, SKELETON, filter_widths=row.filter_widths, dropout=DROPOUT, seed=seed, dtype=dtype
+    )
 
 
 # ---------------------------------------------------------------------------------- variants
-
-
-@dataclasses.dataclass
-class Variant:
-    """A timed call ``run() -> outputs to block on``, the frames it predicts, and its compiled
-    program (for memory and FLOPs)."""
-
-    run: Callable[[], Any]
-    frames: int
-    compiled: Any
 
 
 class TrainVariant:
@@ -178,10 +146,11 @@ class TrainVariant:
 
 
 def make_variants(
-    row: Row, batch: int, infer_batch: int, chunk: int, seed: int, workdir: str
-) -> tuple[dict[str, Variant], dict[str, int], list[Trainer]]:
-    """The five timed calls of a row: ``train_chiral``, ``train_baseline``, ``infer_chiral``,
-    ``infer_baseline``, ``infer_baseline_tta``; the parameter counts; the two trainers (to close)."""
+    row: Row, batch: int, infer_batch: int, chunk: int, seed: int, workdir: str, bf16: bool = False
+) -> tuple[dict[str, TimedCall], dict[str, int], list[Trainer]]:
+    """The timed calls of a row: ``train_chiral``, ``train_baseline``, ``infer_chiral``,
+    ``infer_baseline``, ``infer_baseline_tta`` (and ``train_chiral_bf16``, ``train_baseline_bf16``:
+    bfloat16 compute, float32 parameters, with ``bf16``); the parameter counts; the trainers (to close)."""
     rng = np.random.default_rng(seed)
     r, j = row.receptive_field, SKELETON.num_joints
     train_batch = {
@@ -189,20 +158,22 @@ def make_variants(
         "targets": rng.standard_normal((batch, 1, 3 * j)).astype(np.float32),
     }
     x_eval = jnp.asarray(rng.standard_normal((infer_batch, chunk + r - 1, 2 * j)).astype(np.float32))
-    variants: dict[str, Variant] = {}
+    variants: dict[str, TimedCall] = {}
     params: dict[str, int] = {}
     eval_models: dict[str, nnx.Module] = {}
     trainers: list[Trainer] = []
-    for kind in ("chiral", "baseline"):
-        model = make_model(kind, row, seed)
-        params[kind] = num_params(model)
-        # The evaluation net gets copies of the weights: the trainer's steps donate (delete) the
-        # arrays of the model it was given.
-        graphdef, state = nnx.split(model)
-        eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
-        tv = TrainVariant(model, train_batch, os.path.join(workdir, f"{row.channels}_{r}_{kind}"))
-        trainers.append(tv.trainer)
-        variants[f"train_{kind}"] = Variant(tv.run, batch, tv.compiled())
+    for suffix, dtype in [("", None)] + ([("_bf16", jnp.bfloat16)] if bf16 else []):
+        for kind in ("chiral", "baseline"):
+            model = make_model(kind, row, seed, dtype)
+            if not suffix:
+                params[kind] = num_params(model)
+                # The evaluation net gets copies of the weights: the trainer's steps donate (delete)
+                # the arrays of the model it was given.
+                graphdef, state = nnx.split(model)
+                eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
+            tv = TrainVariant(model, train_batch, os.path.join(workdir, f"{row.channels}_{r}_{kind}{suffix}"))
+            trainers.append(tv.trainer)
+            variants[f"train_{kind}{suffix}"] = TimedCall(tv.run, batch, tv.compiled())
     for name, kind, tta in (
         ("infer_chiral", "chiral", False),
         ("infer_baseline", "baseline", False),
@@ -216,46 +187,50 @@ def make_variants(
         def run(jitted: Callable[..., Any] = jitted, state: Any = state) -> Any:
             return jitted(state, x_eval)
 
-        variants[name] = Variant(run, infer_batch * chunk, jitted.lower(state, x_eval).compile())
+        variants[name] = TimedCall(run, infer_batch * chunk, jitted.lower(state, x_eval).compile())
     return variants, params, trainers
 
 
 # ---------------------------------------------------------------------------------- measuring
 
 
-GROUPS = (("train_chiral", "train_baseline"), ("infer_chiral", "infer_baseline", "infer_baseline_tta"))
-RATIOS = {
-    # name: (numerator time, denominator time): frames/s ratio = denominator time / numerator time
-    "train_speedup": ("train_chiral", "train_baseline"),
-    "infer_speedup": ("infer_chiral", "infer_baseline"),
-    "infer_speedup_vs_tta": ("infer_chiral", "infer_baseline_tta"),
+BF16_GROUPS = (
+    ("train_chiral", "train_baseline", "train_chiral_bf16", "train_baseline_bf16"),
+    *CHIRAL_VS_BASELINE_GROUPS[1:],
+)
+BF16_RATIOS = {
+    "train_speedup_bf16": ("train_chiral_bf16", "train_baseline_bf16"),  # chiral vs baseline, bf16
+    "bf16_speedup_chiral": ("train_chiral_bf16", "train_chiral"),  # bf16 vs f32 step, chiral
+    "bf16_speedup_baseline": ("train_baseline_bf16", "train_baseline"),
 }
 
 
 def measure_row(
-    row: Row, batch: int, infer_batch: int, chunk: int, repeats: int, seed: int, workdir: str
+    row: Row,
+    batch: int,
+    infer_batch: int,
+    chunk: int,
+    repeats: int,
+    seed: int,
+    workdir: str,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     batch = row.batch or batch
-    variants, params, trainers = make_variants(row, batch, infer_batch, chunk, seed, workdir)
+    variants, params, trainers = make_variants(row, batch, infer_batch, chunk, seed, workdir, bf16)
     setup_s = time.perf_counter() - t0
     # The warm-up calls compile the trainers' steps. Each group's calls run back to back, in a
     # rotating order, so that the calls a ratio compares are as close in time as possible.
+    groups = BF16_GROUPS if bf16 else CHIRAL_VS_BASELINE_GROUPS
+    ratios = {**CHIRAL_VS_BASELINE_RATIOS, **(BF16_RATIOS if bf16 else {})}
     try:
-        timings = time_interleaved({n: v.run for n, v in variants.items()}, repeats=repeats, groups=GROUPS)
+        measured = compare_calls(
+            variants, repeats=repeats, groups=groups, ratios=ratios, per_s_key="frames_per_s"
+        )
     finally:
         for trainer in trainers:
             trainer.close()
-    median_s = timings.medians()
-    fps = {n: variants[n].frames / median_s[n] for n in variants}
-
-    # Median of per-repeat ratios: the calls of one repeat run back to back, so a load change on the
-    # machine between repeats moves numerator and denominator together.
-    def ratios(t: Timings, cpu: bool) -> dict[str, float]:
-        return {key: t.ratio(num, den, cpu=cpu) for key, (num, den) in RATIOS.items()}
-
-    memory = {n: memory_stats(v.compiled) for n, v in variants.items()}
-    flops = {n: xla_flops(v.compiled) for n, v in variants.items()}
+    flops = measured["flops"]
     return {
         "row": row.name,
         "channels": row.channels,
@@ -266,19 +241,10 @@ def measure_row(
         "chunk": chunk,
         "params": params,
         "param_ratio": params["chiral"] / params["baseline"],
-        "times_s": timings.wall,
-        "median_ms": {n: 1e3 * s for n, s in median_s.items()},
-        "frames_per_s": fps,
-        "ratios": ratios(timings, cpu=False),
-        # The same from process CPU time (every thread): insensitive to time slicing on a shared
-        # machine, but it counts the thread pool's spinning; a cross-check, not the headline.
-        "cpu_times_s": timings.cpu,
-        "cpu_time_ratios": ratios(timings, cpu=True),
-        "ratio_of_medians": {key: median_s[den] / median_s[num] for key, (num, den) in RATIOS.items()},
-        "flops": flops,
+        **measured,
         "flop_ratio_train": flops["train_chiral"] / flops["train_baseline"],
         "flop_ratio_infer": flops["infer_chiral"] / flops["infer_baseline"],
-        "memory": memory,
+        "memory": {n: memory_stats(v.compiled) for n, v in variants.items()},
         "setup_s": setup_s,
         "wall_s": time.perf_counter() - t0,
     }
@@ -298,9 +264,7 @@ def _mark(ok: bool) -> str:
 def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
     r0 = rows[0]
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} "
-        f"({info['platform']}: {info['device_kind']}), Python {info['python']}"
-        + (f", XLA_FLAGS={info['xla_flags']!r}" if info["xla_flags"] else ""),
+        machine_line(info),
         f"float32, median of {repeats} interleaved repeats; speedups are medians of per-repeat ratios. "
         f"Training: Trainer.step (value_and_grad of MPJPE + AMSGrad, dropout {DROPOUT}, batch norm), "
         f"strided net, {r0['batch']} windows per step, frames/s = windows/s. Inference: dilated net, "
@@ -353,7 +317,25 @@ def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: 
             " Here peak_memory_in_bytes is below temp_size_in_bytes (this backend leaves the temporaries"
             " out of it), so the footprint is computed from the buffer sizes instead."
         )
-    lines += ["", note, "", "Targets:"]
+    lines += ["", note]
+    if all("train_speedup_bf16" in r["ratios"] for r in rows):
+        lines += [
+            "",
+            "Training step in bfloat16 compute (float32 parameters and batch-norm statistics), same "
+            "interleaved group as the float32 steps; step time chiral / baseline (the FLOP limit is ~0.5):",
+            "",
+            "| model | train fr/s chiral bf16 | train fr/s baseline bf16 | step time chiral / baseline f32 "
+            "| same, bf16 | bf16 speedup chiral | bf16 speedup baseline |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            f, q = r["frames_per_s"], r["ratios"]
+            lines.append(
+                f"| {r['row']} | {f['train_chiral_bf16']:,.0f} | {f['train_baseline_bf16']:,.0f} "
+                f"| {1 / q['train_speedup']:.3f} | {1 / q['train_speedup_bf16']:.3f} "
+                f"| {q['bf16_speedup_chiral']:.2f}x | {q['bf16_speedup_baseline']:.2f}x |"
+            )
+    lines += ["", "Targets:"]
     for r in rows:
         train, infer = r["ratios"]["train_speedup"], r["ratios"]["infer_speedup_vs_tta"]
         cpu = r["cpu_time_ratios"]
@@ -389,6 +371,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--batch_243", type=int, default=256, help="training windows per step of the 243-frame row"
     )
+    parser.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time the training steps in bfloat16 compute (default: yes; no when --quick)",
+    )
     parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
     parser.add_argument("--seed", type=int, default=0)
@@ -414,7 +402,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     out = []
     with tempfile.TemporaryDirectory(prefix="lift3d_throughput_") as workdir:
         for i, row in enumerate(make_rows(args)):
-            out.append(measure_row(row, batch, infer_batch, chunk, repeats, args.seed + i, workdir))
+            bf16 = not quick if args.bf16 is None else args.bf16
+            out.append(measure_row(row, batch, infer_batch, chunk, repeats, args.seed + i, workdir, bf16))
             print(f"# {row.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     info = machine_info()
     print(format_table(out, info, repeats))

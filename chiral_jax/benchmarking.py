@@ -1,5 +1,6 @@
 """Helpers shared by the benchmark scripts and the demo: the interleaved timing loop, the machine
-they ran on, XLA's FLOPs.
+they ran on, XLA's FLOPs and memory, and the chiral-vs-baseline measurement (:func:`compare_calls`)
+the lifting and forecasting throughput benchmarks share.
 
 Not imported by ``import chiral_jax``: ``from chiral_jax.benchmarking import time_interleaved``.
 """
@@ -16,7 +17,18 @@ from typing import Any
 
 import jax
 
-__all__ = ["Timings", "machine_info", "time_interleaved", "xla_flops"]
+__all__ = [
+    "CHIRAL_VS_BASELINE_GROUPS",
+    "CHIRAL_VS_BASELINE_RATIOS",
+    "TimedCall",
+    "Timings",
+    "compare_calls",
+    "machine_info",
+    "machine_line",
+    "memory_stats",
+    "time_interleaved",
+    "xla_flops",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,3 +154,109 @@ def xla_flops(compiled: Any) -> float:
     if isinstance(cost, list | tuple):
         cost = cost[0] if cost else {}
     return float((cost or {}).get("flops", float("nan")))
+
+
+# ---------------------------------------------------------------------------------- chiral vs baseline
+
+
+@dataclasses.dataclass
+class TimedCall:
+    """One timed call of a chiral-vs-baseline benchmark: ``run() -> what to block on``, the items
+    (frames, windows, samples) it processes, and its compiled program (for FLOPs and memory)."""
+
+    run: Callable[[], Any]
+    items: int
+    compiled: Any = None
+
+
+CHIRAL_VS_BASELINE_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("train_chiral", "train_baseline"),
+    ("infer_chiral", "infer_baseline", "infer_baseline_tta"),
+)
+"""The interleaving groups of the lifting and forecasting benchmarks: the training steps back to
+back, then the three inference calls."""
+
+CHIRAL_VS_BASELINE_RATIOS: dict[str, tuple[str, str]] = {
+    # name: (numerator, denominator): throughput ratio = denominator time / numerator time
+    "train_speedup": ("train_chiral", "train_baseline"),
+    "infer_speedup": ("infer_chiral", "infer_baseline"),
+    "infer_speedup_vs_tta": ("infer_chiral", "infer_baseline_tta"),
+}
+
+
+def compare_calls(
+    calls: Mapping[str, TimedCall],
+    *,
+    repeats: int,
+    groups: Sequence[Sequence[str]] = CHIRAL_VS_BASELINE_GROUPS,
+    ratios: Mapping[str, tuple[str, str]] = CHIRAL_VS_BASELINE_RATIOS,
+    per_s_key: str = "per_s",
+) -> dict[str, Any]:
+    """Times ``calls`` interleaved (:func:`time_interleaved`) and derives what the chiral-vs-baseline
+    benchmarks report.
+
+    Returns a dict: ``times_s`` (wall seconds per repeat), ``median_ms``, ``per_s_key`` (items / median
+    seconds), ``ratios`` (throughput ratios, medians of per-repeat ratios, per ``ratios`` entry),
+    ``cpu_times_s`` and ``cpu_time_ratios`` (the same from process CPU time: insensitive to time
+    slicing on a shared machine but counting the thread pool's spinning; a cross-check),
+    ``ratio_of_medians`` and ``flops`` (XLA's count per compiled call, NaN without one).
+    """
+    timings = time_interleaved({n: c.run for n, c in calls.items()}, repeats=repeats, groups=groups)
+    median_s = timings.medians()
+
+    def table(cpu: bool) -> dict[str, float]:
+        return {key: timings.ratio(num, den, cpu=cpu) for key, (num, den) in ratios.items()}
+
+    return {
+        "times_s": timings.wall,
+        "median_ms": {n: 1e3 * s for n, s in median_s.items()},
+        per_s_key: {n: calls[n].items / median_s[n] for n in calls},
+        "ratios": table(cpu=False),
+        "cpu_times_s": timings.cpu,
+        "cpu_time_ratios": table(cpu=True),
+        "ratio_of_medians": {key: median_s[den] / median_s[num] for key, (num, den) in ratios.items()},
+        "flops": {
+            n: xla_flops(c.compiled) if c.compiled is not None else float("nan") for n, c in calls.items()
+        },
+    }
+
+
+def machine_line(info: Mapping[str, Any]) -> str:
+    """One line of :func:`machine_info` for a benchmark's report (with the load average)."""
+    load = info.get("load_average")
+    return (
+        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} "
+        f"({info['platform']}: {info['device_kind']}), Python {info['python']}"
+        + (f", XLA_FLAGS={info['xla_flags']!r}" if info.get("xla_flags") else "")
+        + (f", load average {', '.join(f'{x:.1f}' for x in load)}" if load else "")
+    )
+
+
+MEMORY_FIELDS = (
+    "argument_size_in_bytes",
+    "output_size_in_bytes",
+    "alias_size_in_bytes",
+    "temp_size_in_bytes",
+    "generated_code_size_in_bytes",
+    "peak_memory_in_bytes",
+)
+
+
+def memory_stats(compiled: Any) -> dict[str, int]:
+    """The compiled program's memory analysis (the fields this jax version has) and ``footprint``
+    = arguments + outputs - aliased + temporaries (bytes); empty when the backend gives none."""
+    try:
+        stats = compiled.memory_analysis()
+    except Exception:  # not implemented on some backends / versions
+        return {}
+    if stats is None:
+        return {}
+    out = {f: int(getattr(stats, f)) for f in MEMORY_FIELDS if getattr(stats, f, None) is not None}
+    if {"argument_size_in_bytes", "output_size_in_bytes", "temp_size_in_bytes"} <= out.keys():
+        out["footprint"] = (
+            out["argument_size_in_bytes"]
+            + out["output_size_in_bytes"]
+            - out.get("alias_size_in_bytes", 0)
+            + out["temp_size_in_bytes"]
+        )
+    return out

@@ -14,9 +14,10 @@ Two paths:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import jax
@@ -381,10 +382,13 @@ def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool 
     in distribution while training and exactly at evaluation (and exactly for one key on
     :class:`EvenOdd` features, whose mirror only flips signs).
 
-    A coordinate is kept when an 8-bit random draw is at least ``round(256 * rate)``: four draws
-    per 32-bit random word, about 2.5x cheaper than ``jax.random.bernoulli`` on CPU, where mask
+    A coordinate is kept when an 8-bit random draw (``jax.random.bits(key, shape, uint8)``) is at
+    least ``round(256 * rate)``, about 2.5x cheaper than ``jax.random.bernoulli`` on CPU, where mask
     generation is a sizeable part of a training step. The rate is rounded to a multiple of 1/256
-    (0.25 is exact) and outputs are scaled by the exact keep probability.
+    (0.25 is exact) and outputs are scaled by the exact keep probability. Inside
+    ``with dropout_mask_bits("word"):`` traces draw the bytes by splitting 32-bit words (about half
+    the mask's cost again on CPU, same distribution, different masks for a given key: opt-in so that
+    seeded results stay as published; docs/performance.md).
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
@@ -397,10 +401,49 @@ def dropout(x: Features, rate: float, key: Array | None, *, deterministic: bool 
     leaves, treedef = jax.tree_util.tree_flatten(x)
     keys = jax.random.split(key, len(leaves))
     out = [
-        jnp.where(jax.random.bits(k, leaf.shape, jnp.uint8) >= threshold, leaf * scale, 0).astype(leaf.dtype)
+        jnp.where(_mask_bytes(k, leaf.shape) >= threshold, leaf * scale, 0).astype(leaf.dtype)
         for k, leaf in zip(keys, leaves, strict=True)
     ]
     return jax.tree_util.tree_unflatten(treedef, out)
+
+
+_MASK_BITS = ["byte"]
+
+
+@contextlib.contextmanager
+def dropout_mask_bits(mode: Literal["byte", "word"]) -> Iterator[None]:
+    """Within the context, :func:`dropout` traces draw mask bytes one random word per byte
+    (``"byte"``, the default: ``jax.random.bits(key, shape, uint8)``) or split 32-bit words
+    (``"word"``: :func:`_random_bytes`). Programs already traced keep their masks."""
+    if mode not in ("byte", "word"):
+        raise ValueError(f"dropout mask bits must be 'byte' or 'word', got {mode!r}")
+    saved = _MASK_BITS[0]
+    _MASK_BITS[0] = mode
+    try:
+        yield
+    finally:
+        _MASK_BITS[0] = saved
+
+
+def _mask_bytes(key: Array, shape: Sequence[int]) -> Array:
+    if _MASK_BITS[0] == "word":
+        return _random_bytes(key, shape)
+    return jax.random.bits(key, tuple(shape), jnp.uint8)
+
+
+def _random_bytes(key: Array, shape: Sequence[int]) -> Array:
+    """Uniform random ``uint8`` of ``shape``: 32-bit random words split into four bytes each.
+
+    ``jax.random.bits(key, shape, jnp.uint8)`` draws one (threefry) word per byte on CPU; this draws
+    one per four bytes (the bytes of a word are independent uniform bytes).
+    """
+    shape = tuple(int(d) for d in shape)
+    n = math.prod(shape)
+    if shape and shape[-1] % 4 == 0:
+        words = jax.random.bits(key, (*shape[:-1], shape[-1] // 4), jnp.uint32)
+        return jax.lax.bitcast_convert_type(words, jnp.uint8).reshape(shape)
+    words = jax.random.bits(key, (-(-n // 4),), jnp.uint32)
+    return jax.lax.bitcast_convert_type(words, jnp.uint8).reshape(-1)[:n].reshape(shape)
 
 
 # ---------------------------------------------------------------------------------- activations
@@ -497,6 +540,9 @@ def activation(
     p = spec.num_pairs
     u, v = x.even[..., :p], x.odd[..., :p]
     # a = x_left, b = s * x_right; f(s b) = s f(b) for s = +1 or f odd, so this is f per channel.
+    # (XLA fuses this round trip into one pass over u and v, as cheap as the activation on the
+    # merged channels; a ReLU-only form in the basis, (u + max(|u|, |v|)) / 2 and
+    # (v + sign(u) clip(v, -|u|, |u|)) / 2, measured slower: docs/performance.md.)
     fa, fb = f((u + v) * _SQRT_HALF), f((u - v) * _SQRT_HALF)
     even = jnp.concatenate([(fa + fb) * _SQRT_HALF, f(x.even[..., p:])], axis=-1)
     odd = jnp.concatenate([(fa - fb) * _SQRT_HALF, f(x.odd[..., p:])], axis=-1)

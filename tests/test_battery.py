@@ -34,18 +34,36 @@ QUICK_LAYERS = (
     "dropout_in_basis",
     "mlp_tanh_negated",
 )
-DTYPES = {"f32": jnp.float32, "f64": jnp.float64}
+# Mixed precision (float32 parameters, bfloat16 compute): a case per layer kind and two nets on the
+# quick pair (slow), three of them in the quick loop.
+QUICK_BF16 = ("conv1d", "batch_norm", "temporal_conv_stack_strided")
+BF16_CASES = (
+    *QUICK_BF16,
+    "invariant_odd_magnitudes",
+    "dropout_in_basis",
+    "mlp_tanh_negated",
+    "gru_stacked_joint_hidden_dropout",
+)
+DTYPES = {"f32": jnp.float32, "f64": jnp.float64, "bf16": jnp.bfloat16}
 SLOW = pytest.mark.slow
 
 
 def _spec_param(case: str, pair: str, dtype: str):
-    quick = pair == QUICK_PAIR and (dtype == "f32" or case in QUICK_F64)
+    quick = pair == QUICK_PAIR and (
+        dtype == "f32" or (dtype == "f64" and case in QUICK_F64) or (dtype == "bf16" and case in QUICK_BF16)
+    )
     marks = [m for m, on in ((pytest.mark.x64, dtype == "f64"), (SLOW, not quick)) if on]
     return pytest.param(case, pair, dtype, marks=marks, id=f"{case}-{pair}-{dtype}")
 
 
 @pytest.mark.parametrize(
-    ("case", "pair", "dtype"), [_spec_param(c, p, d) for d in DTYPES for c, p in CASE_PAIRS]
+    ("case", "pair", "dtype"),
+    [
+        _spec_param(c, p, d)
+        for d in DTYPES
+        for c, p in CASE_PAIRS
+        if d != "bf16" or (p == QUICK_PAIR and c in BF16_CASES)
+    ],
 )
 def test_battery_specs(case, pair, dtype):
     in_spec, out_spec = SPEC_PAIRS[pair]

@@ -161,7 +161,11 @@ class ChiralActionNet(_ActionBase):
             if i < invariance_layer:
                 hid = ChiralSpec.hidden(w)
                 if kind == "spatial":
-                    ops.append(ChiralLinear(spec, hid, use_bias=False, dtype=param_dtype, rngs=rngs))
+                    ops.append(
+                        ChiralLinear(
+                            spec, hid, use_bias=False, dtype=dtype, param_dtype=param_dtype, rngs=rngs
+                        )
+                    )
                 else:
                     ops.append(
                         ChiralConv1d(
@@ -171,22 +175,23 @@ class ChiralActionNet(_ActionBase):
                             strides=s,
                             padding="SAME",
                             use_bias=False,
-                            dtype=param_dtype,
+                            dtype=dtype,
+                            param_dtype=param_dtype,
                             rngs=rngs,
                         )
                     )
-                norms.append(ChiralBatchNorm(hid, momentum=momentum))
+                norms.append(ChiralBatchNorm(hid, momentum=momentum, dtype=dtype, param_dtype=param_dtype))
                 hidden.append(hid)
                 spec = hid
             else:
-                ops.append(_plain_op(kind, spec, w, kernel_size, s, param_dtype, rngs))
-                norms.append(BatchNorm(w, momentum=momentum, rngs=rngs))
+                ops.append(_plain_op(kind, spec, w, kernel_size, s, dtype, param_dtype, rngs))
+                norms.append(BatchNorm(w, momentum=momentum, dtype=dtype, param_dtype=param_dtype, rngs=rngs))
                 spec = w
         if invariance_layer == len(self.widths):
             self.invariance = ChiralInvariance(spec, mode=invariance_mode, dtype=dtype)
             spec = self.invariance.out_features
         self.ops, self.norms, self.hidden_specs = nnx.List(ops), nnx.List(norms), tuple(hidden)
-        self.classifier = nnx.Linear(spec, num_classes, param_dtype=param_dtype, rngs=rngs)
+        self.classifier = nnx.Linear(spec, num_classes, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def _run_layer(self, i: int, h: Any) -> Any:
         if i == 0 and self.invariance_layer > 0:
@@ -205,10 +210,17 @@ class ChiralActionNet(_ActionBase):
 
 
 def _plain_op(
-    kind: str, features_in: int, w: int, kernel_size: int, stride: int, param_dtype: Any, rngs: nnx.Rngs
+    kind: str,
+    features_in: int,
+    w: int,
+    kernel_size: int,
+    stride: int,
+    dtype: Any | None,
+    param_dtype: Any,
+    rngs: nnx.Rngs,
 ):
     if kind == "spatial":
-        return nnx.Linear(features_in, w, use_bias=False, param_dtype=param_dtype, rngs=rngs)
+        return nnx.Linear(features_in, w, use_bias=False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
     return nnx.Conv(
         features_in,
         w,
@@ -216,6 +228,7 @@ def _plain_op(
         strides=stride,
         padding="SAME",
         use_bias=False,
+        dtype=dtype,
         param_dtype=param_dtype,
         rngs=rngs,
     )
@@ -225,7 +238,10 @@ def _plain_layer(net: _ActionBase, i: int, op: Any, norm: Any, h: Array) -> Arra
     if net.kinds[i] == "spatial":
         y = op(h)
     else:  # the same slice-and-matmul conv the chiral layers use, so timings compare the layers
-        y = functional.conv1d_dense(h, op.kernel[...], strides=net.strides[i], padding="SAME")
+        kernel = op.kernel[...]
+        if op.dtype is not None:  # compute dtype (mixed precision), as nnx.Conv would
+            h, kernel = h.astype(op.dtype), kernel.astype(op.dtype)
+        y = functional.conv1d_dense(h, kernel, strides=net.strides[i], padding="SAME")
     y = jax.nn.relu(norm(y))
     return net.drop(y) if net.kinds[i] == "temporal" else y
 
@@ -250,18 +266,17 @@ class ActionNet(_ActionBase):
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        del dtype
         self.widths = _check_args(widths, None, kernel_size)
         self.in_features, self.num_classes = in_features, num_classes
         self.kinds, self.strides = layer_kinds(len(self.widths)), layer_strides(self.widths)
         self.drop = ChiralDropout(dropout, rngs=rngs)
         ops, norms, f = [], [], in_features
         for kind, w, s in zip(self.kinds, self.widths, self.strides, strict=True):
-            ops.append(_plain_op(kind, f, w, kernel_size, s, param_dtype, rngs))
-            norms.append(BatchNorm(w, momentum=momentum, rngs=rngs))
+            ops.append(_plain_op(kind, f, w, kernel_size, s, dtype, param_dtype, rngs))
+            norms.append(BatchNorm(w, momentum=momentum, dtype=dtype, param_dtype=param_dtype, rngs=rngs))
             f = w
         self.ops, self.norms = nnx.List(ops), nnx.List(norms)
-        self.classifier = nnx.Linear(f, num_classes, param_dtype=param_dtype, rngs=rngs)
+        self.classifier = nnx.Linear(f, num_classes, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def _run_layer(self, i: int, h: Array) -> Array:
         return _plain_layer(self, i, self.ops[i], self.norms[i], h)

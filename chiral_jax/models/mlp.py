@@ -29,6 +29,7 @@ class ChiralMLP(nnx.Module):
       activation: name or callable; checked against every hidden spec (a non-odd activation on a
         spec with negated channels is an error).
       negated: for int hidden sizes: whether hidden channels are negated by the mirror.
+      dtype, param_dtype: compute and parameter dtypes (:mod:`chiral_jax.nn.precision`).
     """
 
     def __init__(
@@ -39,14 +40,18 @@ class ChiralMLP(nnx.Module):
         *,
         activation: str | Callable[[Array], Array] = "relu",
         negated: bool = False,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        self.in_spec, self.out_spec = in_spec, out_spec
+        self.in_spec, self.out_spec, self.dtype = in_spec, out_spec, dtype
         specs = [h if isinstance(h, ChiralSpec) else ChiralSpec.hidden(h, negated=negated) for h in hidden]
         dims = [in_spec, *specs, out_spec]
         self.layers = nnx.List(
-            [ChiralLinear(a, b, dtype=dtype, rngs=rngs) for a, b in itertools.pairwise(dims)]
+            [
+                ChiralLinear(a, b, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+                for a, b in itertools.pairwise(dims)
+            ]
         )
         self.activations = nnx.List([ChiralActivation(s, activation) for s in specs])
 
@@ -67,12 +72,17 @@ class MLP(nnx.Module):
         hidden: Sequence[int] = (256, 256),
         *,
         activation: str | Callable[[Array], Array] = "relu",
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         dims = [in_features, *hidden, out_features]
+        self.dtype = dtype
         self.layers = nnx.List(
-            [nnx.Linear(a, b, param_dtype=dtype, rngs=rngs) for a, b in itertools.pairwise(dims)]
+            [
+                nnx.Linear(a, b, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+                for a, b in itertools.pairwise(dims)
+            ]
         )
         self.fn = functional.get_activation(activation)
 

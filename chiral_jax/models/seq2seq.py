@@ -195,6 +195,8 @@ class ChiralPoseForecaster(_Forecaster):
       velocity: ``"initial"`` or ``"frame"`` (module docstring).
       normalize: centre and scale inside the model (module docstring).
       dropout_rate: between the encoder's layers while training.
+      dtype, param_dtype: compute and parameter dtypes (:mod:`chiral_jax.nn.precision`); the pose
+        rollout stays in the observed poses' dtype.
     """
 
     def __init__(
@@ -210,7 +212,8 @@ class ChiralPoseForecaster(_Forecaster):
         velocity: Velocity = "initial",
         normalize: bool = True,
         dropout_rate: float = 0.0,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self._setup_common(pose_spec, horizon, teacher_forcing, velocity, normalize, rngs)
@@ -220,10 +223,11 @@ class ChiralPoseForecaster(_Forecaster):
         hid = hidden if isinstance(hidden, ChiralSpec) else ChiralSpec.hidden(hidden, negated=negated)
         self.hidden_spec = hid
         layer = ChiralLSTM if cell == "lstm" else ChiralGRU
-        kw = {"num_layers": num_layers, "dtype": dtype, "rngs": rngs}
+        self.dtype = dtype
+        kw = {"num_layers": num_layers, "dtype": dtype, "param_dtype": param_dtype, "rngs": rngs}
         self.encoder = layer(self.in_spec, hid, dropout_rate=dropout_rate, **kw)
         self.decoder = layer(self.in_spec, hid, **kw)
-        self.head = ChiralLinear(hid, pose_spec, dtype=dtype, rngs=rngs)
+        self.head = ChiralLinear(hid, pose_spec, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def _encode(self, features: Array) -> Any:
         return self.encoder(features)[1]
@@ -252,31 +256,33 @@ class PoseForecaster(_Forecaster):
         velocity: Velocity = "initial",
         normalize: bool = True,
         dropout_rate: float = 0.0,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self._setup_common(pose_spec, horizon, teacher_forcing, velocity, normalize, rngs)
         if cell not in ("lstm", "gru"):
             raise ValueError(f"PoseForecaster: cell must be 'lstm' or 'gru', got {cell!r}")
         cls = nnx.LSTMCell if cell == "lstm" else nnx.GRUCell
-        self.cell_kind, self.hidden_size = cell, hidden
+        self.cell_kind, self.hidden_size, self.dtype = cell, hidden, dtype
         in_size = 2 * pose_spec.size
 
         def cells() -> nnx.List:
             sizes = [in_size] + [hidden] * (num_layers - 1)
-            return nnx.List([cls(s, hidden, param_dtype=dtype, rngs=rngs) for s in sizes])
+            return nnx.List([cls(s, hidden, dtype=dtype, param_dtype=param_dtype, rngs=rngs) for s in sizes])
 
         self.encoder = nnx.List(
             [nnx.RNN(c, return_carry=True, rngs=False) for c in cells()]  # type: ignore[arg-type]
         )
         self.decoder = cells()
         self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
-        self.head = nnx.Linear(hidden, pose_spec.size, param_dtype=dtype, rngs=rngs)
+        self.head = nnx.Linear(hidden, pose_spec.size, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def _encode(self, features: Array) -> Any:
         carries = []
         h = features
-        zeros = jnp.zeros((features.shape[0], self.hidden_size), features.dtype)
+        # Carries in the compute dtype: the cells return them in it (a scan keeps its carry's type).
+        zeros = jnp.zeros((features.shape[0], self.hidden_size), self.dtype or features.dtype)
         for i, rnn in enumerate(self.encoder):
             initial = (zeros, zeros) if self.cell_kind == "lstm" else zeros
             carry, h = rnn(h, initial_carry=initial)

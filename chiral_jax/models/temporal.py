@@ -29,6 +29,7 @@ from flax import nnx
 from chiral_jax import functional
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
 from chiral_jax.nn import BatchNorm, ChiralActivation, ChiralBatchNorm, ChiralConv1d, ChiralDropout
+from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
 __all__ = ["ChiralTemporalModel", "TemporalModel", "hidden_spec_for"]
@@ -115,6 +116,8 @@ class ChiralTemporalModel(_TemporalBase):
       dropout: rate after every hidden activation.
       causal: no future frames (residuals right-aligned).
       strided: run as the strided training net by default (``__call__(strided=...)`` overrides).
+      dtype: compute dtype (e.g. ``jnp.bfloat16``; None: the parameters'); param_dtype: parameters'
+        (batch-norm statistics stay float32; :mod:`chiral_jax.nn.precision`).
     """
 
     def __init__(
@@ -130,10 +133,11 @@ class ChiralTemporalModel(_TemporalBase):
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        self.in_spec, self.out_spec = in_spec, out_spec
+        self.in_spec, self.out_spec, self.dtype = in_spec, out_spec, dtype
         self.filter_widths = _check_widths(filter_widths)
         self.causal, self.strided = causal, strided
         hid = self.hidden_spec = hidden_spec_for(channels, negated)
@@ -141,15 +145,15 @@ class ChiralTemporalModel(_TemporalBase):
         self.drop = ChiralDropout(dropout, rngs=rngs)
 
         def conv(a: ChiralSpec, b: ChiralSpec, k: int) -> ChiralConv1d:
-            return ChiralConv1d(a, b, k, use_bias=False, dtype=dtype, rngs=rngs)
+            return ChiralConv1d(a, b, k, use_bias=False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
         def bn() -> ChiralBatchNorm:
-            return ChiralBatchNorm(hid, momentum=momentum, dtype=dtype)
+            return ChiralBatchNorm(hid, momentum=momentum, dtype=dtype, param_dtype=param_dtype)
 
         self.expand_conv, self.expand_bn = conv(in_spec, hid, self.filter_widths[0]), bn()
         self.layers_conv = nnx.List([conv(hid, hid, k) for w in self.filter_widths[1:] for k in (w, 1)])
         self.layers_bn = nnx.List([bn() for _ in self.filter_widths[1:] for _ in range(2)])
-        self.shrink = ChiralConv1d(hid, out_spec, 1, dtype=dtype, rngs=rngs)
+        self.shrink = ChiralConv1d(hid, out_spec, 1, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
     def _conv(self, layer: ChiralConv1d, x: Features, width: int, dilation: int, strided: bool) -> Features:
         if strided:
@@ -178,10 +182,11 @@ class TemporalModel(_TemporalBase):
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features, self.out_features, self.dtype = in_features, out_features, dtype
         self.filter_widths = _check_widths(filter_widths)
         self.causal, self.strided = causal, strided
         self.act = functional.get_activation(activation)
@@ -189,10 +194,12 @@ class TemporalModel(_TemporalBase):
         self.drop = ChiralDropout(dropout, rngs=rngs)
 
         def conv(a: int, b: int, k: int, bias: bool = False) -> nnx.Conv:
-            return nnx.Conv(a, b, (k,), padding="VALID", use_bias=bias, param_dtype=dtype, rngs=rngs)
+            return nnx.Conv(
+                a, b, (k,), padding="VALID", use_bias=bias, dtype=dtype, param_dtype=param_dtype, rngs=rngs
+            )
 
         def bn() -> BatchNorm:  # Flax's, with the momentum as state (chiral_jax.nn.BatchNorm)
-            return BatchNorm(channels, momentum=momentum, param_dtype=dtype, rngs=rngs)
+            return BatchNorm(channels, momentum=momentum, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
         self.expand_conv, self.expand_bn = conv(in_features, channels, self.filter_widths[0]), bn()
         self.layers_conv = nnx.List(
@@ -203,9 +210,10 @@ class TemporalModel(_TemporalBase):
 
     def _conv(self, layer: nnx.Conv, x: Array, width: int, dilation: int, strided: bool) -> Array:
         bias = None if layer.bias is None else layer.bias[...]
+        x, kernel, bias = cast((x, layer.kernel[...], bias), layer.dtype)
         if strided:
-            return functional.conv1d_dense(x, layer.kernel[...], bias, strides=width)
-        return functional.conv1d_dense(x, layer.kernel[...], bias, dilation=dilation)
+            return functional.conv1d_dense(x, kernel, bias, strides=width)
+        return functional.conv1d_dense(x, kernel, bias, dilation=dilation)
 
     def __call__(self, x: Array, *, strided: bool | None = None) -> Array:
         strided = self.strided if strided is None else strided

@@ -10,6 +10,7 @@ from flax import nnx
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd
+from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
 Array = jax.Array
@@ -19,6 +20,7 @@ class ChiralConv1d(nnx.Module):
     """Equivariant conv ``(batch, time, in_spec.size) -> (batch, time', out_spec.size)``.
 
     Strides, dilation and padding act on time only, as in ``nnx.Conv`` (padding also ``"CAUSAL"``).
+    ``dtype`` / ``param_dtype``: compute and parameter dtypes (:mod:`chiral_jax.nn.precision`).
 
     Attributes:
       kernel_even: (kernel_size, in_spec.num_even, out_spec.num_even).
@@ -37,7 +39,8 @@ class ChiralConv1d(nnx.Module):
         padding: functional.Padding = "VALID",
         use_bias: bool = True,
         kernel_init: tying.Initializer = tying.default_kernel_init,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         path: functional.Path = "even_odd",
         impl: Literal["matmul", "xla"] = "matmul",
         rngs: nnx.Rngs,
@@ -51,13 +54,13 @@ class ChiralConv1d(nnx.Module):
                 raise ValueError(f"ChiralConv1d: {name} must be >= 1, got {v}")
         self.in_spec, self.out_spec = in_spec, out_spec
         self.kernel_size, self.strides, self.kernel_dilation = kernel_size, strides, kernel_dilation
-        self.padding, self.path, self.impl = padding, path, impl
+        self.padding, self.path, self.impl, self.dtype = padding, path, impl, dtype
         free = tying.init_conv(
-            rngs.params(), in_spec, out_spec, kernel_size, kernel_init=kernel_init, dtype=dtype
+            rngs.params(), in_spec, out_spec, kernel_size, kernel_init=kernel_init, dtype=param_dtype
         )
         self.kernel_even = nnx.Param(free["even"])
         self.kernel_odd = nnx.Param(free["odd"])
-        self.bias = nnx.Param(tying.init_bias(out_spec, dtype)) if use_bias else None
+        self.bias = nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias else None
 
     @property
     def kernel(self) -> tying.KernelFree:
@@ -73,12 +76,14 @@ class ChiralConv1d(nnx.Module):
     ) -> Array | EvenOdd:
         """Applies the conv; ``strides`` / ``kernel_dilation`` override the constructor's for this
         call (the same weights serve VideoPose3D's strided training and dilated evaluation nets)."""
+        bias = None if self.bias is None else self.bias[...]
+        x, kernel, bias = cast((x, self.kernel, bias), self.dtype)
         return functional.conv1d(
             x,
-            self.kernel,
+            kernel,
             self.in_spec,
             self.out_spec,
-            None if self.bias is None else self.bias[...],
+            bias,
             strides=self.strides if strides is None else strides,
             dilation=self.kernel_dilation if kernel_dilation is None else kernel_dilation,
             padding=self.padding,

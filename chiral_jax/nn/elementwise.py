@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 from flax import nnx
 
 from chiral_jax import functional
 from chiral_jax.basis import EvenOdd
+from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
 Array = jax.Array
@@ -19,28 +21,35 @@ class ChiralActivation(nnx.Module):
 
     Construction fails with a ValueError if ``fn`` is not odd and ``spec`` has negated channels
     (the net would not be equivariant); on a negation-free spec any activation is exact.
+    ``dtype``: compute dtype the input is cast to (None: the input's); no parameters.
     """
 
-    def __init__(self, spec: ChiralSpec, fn: str | Callable[[Array], Array] = "tanh"):
-        self.spec = spec
+    def __init__(self, spec: ChiralSpec, fn: str | Callable[[Array], Array] = "tanh", *, dtype: Any = None):
+        self.spec, self.dtype = spec, dtype
         self.fn = functional.check_activation(fn, spec)
 
     def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
-        return functional.activation(x, self.fn, self.spec, check=False)
+        return functional.activation(cast(x, self.dtype), self.fn, self.spec, check=False)
 
 
 class ChiralDropout(nnx.Module):
-    """Dropout on arrays or even/odd features; identity when ``deterministic`` (``model.eval()``)."""
+    """Dropout on arrays or even/odd features; identity when ``deterministic`` (``model.eval()``).
 
-    def __init__(self, rate: float, *, deterministic: bool = False, rngs: nnx.Rngs | None = None):
+    ``dtype``: compute dtype the input is cast to (None: the input's); no parameters.
+    """
+
+    def __init__(
+        self, rate: float, *, deterministic: bool = False, dtype: Any = None, rngs: nnx.Rngs | None = None
+    ):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"ChiralDropout: rate must be in [0, 1), got {rate}")
-        self.rate, self.deterministic = rate, deterministic
+        self.rate, self.deterministic, self.dtype = rate, deterministic, dtype
         # A forked stream of its own, as nnx.Dropout keeps: the layer draws fresh masks per call.
         self.rngs = rngs["dropout"].fork() if rngs is not None else nnx.data(None)
 
     def __call__(self, x: Array | EvenOdd, *, deterministic: bool | None = None) -> Array | EvenOdd:
         det = self.deterministic if deterministic is None else deterministic
+        x = cast(x, self.dtype)
         if det or self.rate == 0.0:
             return x
         if self.rngs is None:

@@ -10,6 +10,7 @@ from flax import nnx
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd
+from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
 Array = jax.Array
@@ -20,7 +21,8 @@ class ChiralLinear(nnx.Module):
 
     Holds the free parameters (two blocks and an even bias); the dense weight is a pure function of
     them (:attr:`weight`). Accepts arrays or :class:`~chiral_jax.basis.EvenOdd` features and returns
-    the same kind.
+    the same kind. ``dtype``: compute dtype (None: the inputs' and parameters'); ``param_dtype``:
+    the free parameters' (:mod:`chiral_jax.nn.precision`).
 
     Attributes:
       kernel_even: (in_spec.num_even, out_spec.num_even).
@@ -35,15 +37,16 @@ class ChiralLinear(nnx.Module):
         *,
         use_bias: bool = True,
         kernel_init: tying.Initializer = tying.default_kernel_init,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         path: functional.Path = "even_odd",
         rngs: nnx.Rngs,
     ):
-        self.in_spec, self.out_spec, self.path = in_spec, out_spec, path
-        free = tying.init_linear(rngs.params(), in_spec, out_spec, kernel_init=kernel_init, dtype=dtype)
+        self.in_spec, self.out_spec, self.path, self.dtype = in_spec, out_spec, path, dtype
+        free = tying.init_linear(rngs.params(), in_spec, out_spec, kernel_init=kernel_init, dtype=param_dtype)
         self.kernel_even = nnx.Param(free["even"])
         self.kernel_odd = nnx.Param(free["odd"])
-        self.bias = nnx.Param(tying.init_bias(out_spec, dtype)) if use_bias else None
+        self.bias = nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias else None
 
     @property
     def kernel(self) -> tying.KernelFree:
@@ -56,7 +59,8 @@ class ChiralLinear(nnx.Module):
 
     def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
         bias = None if self.bias is None else self.bias[...]
-        return functional.linear(x, self.kernel, self.in_spec, self.out_spec, bias, path=self.path)
+        x, kernel, bias = cast((x, self.kernel, bias), self.dtype)
+        return functional.linear(x, kernel, self.in_spec, self.out_spec, bias, path=self.path)
 
 
 class ChiralInvariant(nnx.Module):
@@ -74,27 +78,27 @@ class ChiralInvariant(nnx.Module):
         use_bias: bool = True,
         odd_magnitudes: bool = False,
         kernel_init: tying.Initializer = tying.default_kernel_init,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        self.in_spec, self.out_features = in_spec, out_features
+        self.in_spec, self.out_features, self.dtype = in_spec, out_features, dtype
         self.out_spec = ChiralSpec.invariant(out_features)
-        free = tying.init_linear(rngs.params(), in_spec, self.out_spec, kernel_init=kernel_init, dtype=dtype)
+        free = tying.init_linear(
+            rngs.params(), in_spec, self.out_spec, kernel_init=kernel_init, dtype=param_dtype
+        )
         self.kernel_even = nnx.Param(free["even"])
         self.kernel_odd = nnx.Param(free["odd"])  # (num_odd, 0): kept for a uniform free pytree
         self.odd_magnitudes = (
-            nnx.Param(kernel_init(rngs.params(), (in_spec.num_odd, out_features), dtype))
+            nnx.Param(kernel_init(rngs.params(), (in_spec.num_odd, out_features), param_dtype))
             if odd_magnitudes and in_spec.num_odd
             else None
         )
-        self.bias = nnx.Param(jnp.zeros((out_features,), dtype)) if use_bias else None
+        self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if use_bias else None
 
     def __call__(self, x: Array | EvenOdd) -> Array:
         kernel = {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
-        return functional.invariant(
-            x,
-            kernel,
-            self.in_spec,
-            None if self.bias is None else self.bias[...],
-            odd_magnitudes=None if self.odd_magnitudes is None else self.odd_magnitudes[...],
-        )
+        bias = None if self.bias is None else self.bias[...]
+        mags = None if self.odd_magnitudes is None else self.odd_magnitudes[...]
+        x, kernel, bias, mags = cast((x, kernel, bias, mags), self.dtype)
+        return functional.invariant(x, kernel, self.in_spec, bias, odd_magnitudes=mags)

@@ -15,6 +15,7 @@ from flax import nnx
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd
+from chiral_jax.nn.precision import cast, statistics_input
 from chiral_jax.spec import ChiralSpec
 
 __all__ = ["BatchNorm", "BatchNormMomentum", "ChiralBatchNorm"]
@@ -48,6 +49,8 @@ class ChiralBatchNorm(nnx.Module):
     equivariant sample by sample: mirroring one sample of a batch mirrors that sample's output and
     leaves the others unchanged. Scales are tied across each left/right pair; the shift is an
     equivariant bias. Respects ``model.train()`` / ``model.eval()`` (``use_running_average``).
+    ``dtype``: compute dtype (None: the input's); the statistics are computed from float32 copies
+    and kept in float32 (or ``param_dtype`` if wider); ``param_dtype``: scale and shift.
 
     Attributes:
       scale: (spec.num_orbits,); bias: (spec.num_even,).
@@ -64,35 +67,41 @@ class ChiralBatchNorm(nnx.Module):
         use_running_average: bool = False,
         use_scale: bool = True,
         use_bias: bool = True,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs | None = None,
     ):
         del rngs  # no random initialization; accepted for a uniform constructor
-        self.spec, self.epsilon = spec, epsilon
+        self.spec, self.epsilon, self.dtype = spec, epsilon, dtype
         self.momentum = _momentum(momentum)
         self.use_running_average = use_running_average
-        free = tying.init_batch_norm(spec, dtype)
+        free = tying.init_batch_norm(spec, param_dtype)
         self.scale = nnx.Param(free["scale"]) if use_scale else None
         self.bias = nnx.Param(free["bias"]) if use_bias else None
-        self.mean = nnx.BatchStat(jnp.zeros((spec.num_even,), dtype))
-        self.var = nnx.BatchStat(jnp.ones((spec.num_orbits,), dtype))
+        # Statistics in float32 at least, whatever the compute dtype.
+        stat_dtype = jnp.promote_types(param_dtype, jnp.float32)
+        self.mean = nnx.BatchStat(jnp.zeros((spec.num_even,), stat_dtype))
+        self.var = nnx.BatchStat(jnp.ones((spec.num_orbits,), stat_dtype))
 
     def __call__(self, x: Array | EvenOdd, *, use_running_average: bool | None = None) -> Array | EvenOdd:
         use_ra = self.use_running_average if use_running_average is None else use_running_average
         if use_ra:
             mean, var = self.mean[...], self.var[...]
         else:
-            mean, var = functional.batch_norm_statistics(x, self.spec)
+            # From float32 copies of low-precision activations (XLA fuses the casts into the sums).
+            mean, var = functional.batch_norm_statistics(statistics_input(x), self.spec)
             m = self.momentum[...]
             for stat, new in ((self.mean, mean), (self.var, var)):
                 new = jax.lax.stop_gradient(new).astype(stat[...].dtype)
                 stat[...] = m * stat[...] + (1.0 - m) * new
+        scale = None if self.scale is None else self.scale[...]
+        bias = None if self.bias is None else self.bias[...]
+        if self.dtype is None:
+            return functional.batch_norm(x, mean, var, self.spec, scale, bias, epsilon=self.epsilon)
+        # rsqrt in float32, then everything in the compute dtype.
+        inv = jax.lax.rsqrt(var + self.epsilon)
+        x, mean, inv, scale, bias = cast((x, mean, inv, scale, bias), self.dtype)
+        ones = jnp.ones_like(inv)
         return functional.batch_norm(
-            x,
-            mean,
-            var,
-            self.spec,
-            None if self.scale is None else self.scale[...],
-            None if self.bias is None else self.bias[...],
-            epsilon=self.epsilon,
+            x, mean, ones, self.spec, inv if scale is None else inv * scale, bias, epsilon=0.0
         )

@@ -48,6 +48,7 @@ from flax import nnx
 from chiral_jax import tying
 from chiral_jax.basis import EvenOdd, check_even_odd, to_even_odd
 from chiral_jax.nn.elementwise import ChiralDropout
+from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec, along_last_axis
 
 __all__ = [
@@ -548,9 +549,15 @@ class _ChiralCell(nnx.RNNCellBase):
         """The per-gate view of the parameters (see :func:`split_gates`)."""
         return split_gates(self.params, self.in_spec, self.hidden_spec, kind=self.kind)
 
+    @property
+    def compute_params(self) -> RecurrentParams:
+        """:attr:`params` in the compute dtype (``dtype``; as stored when None)."""
+        return cast(self.params, self.dtype)
+
     def __call__(self, carry: Any, inputs: Features) -> tuple[Any, Array]:
+        inputs = cast(inputs, self.dtype)
         return _step(
-            self.kind, self.params, carry, inputs, self.in_spec, self.hidden_spec, type(self).__name__
+            self.kind, self.compute_params, carry, inputs, self.in_spec, self.hidden_spec, type(self).__name__
         )
 
     def initialize_carry(
@@ -563,7 +570,7 @@ class _ChiralCell(nnx.RNNCellBase):
         random carry; a random carry is not mirrored with the input, so only zeros or a carry
         computed from the input keep a sequence equivariant)."""
         batch = tuple(input_shape[:-1])
-        dtype = self.bias[...].dtype
+        dtype = self.bias[...].dtype if self.dtype is None else self.dtype
         if carry_init is None:
             return _zero_carry(self.kind, batch, self.hidden_spec, dtype)
         if rngs is None:
@@ -611,10 +618,11 @@ class ChiralLSTMCell(_ChiralCell):
         forget_bias: float = 1.0,
         kernel_init: tying.Initializer = tying.default_kernel_init,
         recurrent_kernel_init: tying.Initializer = tying.default_kernel_init,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        self.in_spec = in_spec
+        self.in_spec, self.dtype = in_spec, dtype
         self.hidden_spec = _as_spec(hidden_spec, negated, "ChiralLSTMCell hidden_spec")
         params = init_lstm(
             rngs.params(),
@@ -623,7 +631,7 @@ class ChiralLSTMCell(_ChiralCell):
             forget_bias=forget_bias,
             kernel_init=kernel_init,
             recurrent_kernel_init=recurrent_kernel_init,
-            dtype=dtype,
+            dtype=param_dtype,
         )
         self._setup(params)
 
@@ -652,10 +660,11 @@ class ChiralGRUCell(_ChiralCell):
         negated: bool = False,
         kernel_init: tying.Initializer = tying.default_kernel_init,
         recurrent_kernel_init: tying.Initializer = tying.default_kernel_init,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
-        self.in_spec = in_spec
+        self.in_spec, self.dtype = in_spec, dtype
         self.hidden_spec = _as_spec(hidden_spec, negated, "ChiralGRUCell hidden_spec")
         params = init_gru(
             rngs.params(),
@@ -663,7 +672,7 @@ class ChiralGRUCell(_ChiralCell):
             self.hidden_spec,
             kernel_init=kernel_init,
             recurrent_kernel_init=recurrent_kernel_init,
-            dtype=dtype,
+            dtype=param_dtype,
         )
         self._setup(params)
         self.hidden_bias = nnx.Param(params["hidden_bias"])
@@ -684,6 +693,7 @@ class _ChiralStack(nnx.Module):
         dropout_rate: float,
         negated: bool,
         dtype: Any,
+        param_dtype: Any,
         rngs: nnx.Rngs,
         **cell_kwargs: Any,
     ):
@@ -697,8 +707,12 @@ class _ChiralStack(nnx.Module):
         self.num_layers, self.dropout_rate = num_layers, dropout_rate
         specs = [in_spec] + [self.hidden_spec] * (num_layers - 1)
         self.cells = nnx.List(
-            [cell_cls(s, self.hidden_spec, dtype=dtype, rngs=rngs, **cell_kwargs) for s in specs]
+            [
+                cell_cls(s, self.hidden_spec, dtype=dtype, param_dtype=param_dtype, rngs=rngs, **cell_kwargs)
+                for s in specs
+            ]
         )
+        self.dtype = dtype
         # Between layers, on the even/odd coordinates of the layer below (the next layer's input
         # projection reads them anyway): a fixed mask commutes with the mirror, which only flips
         # the odd coordinates' signs.
@@ -706,7 +720,8 @@ class _ChiralStack(nnx.Module):
 
     def initialize_carry(self, batch_shape: tuple[int, ...], dtype: Any = None) -> tuple[Any, ...]:
         """Zero carries, one per layer, for inputs ``(*batch_shape, time, in_spec.size)``."""
-        dtype = self.cells[0].bias[...].dtype if dtype is None else dtype
+        if dtype is None:
+            dtype = self.cells[0].bias[...].dtype if self.dtype is None else self.dtype
         return tuple(_zero_carry(self.kind, tuple(batch_shape), self.hidden_spec, dtype) for _ in self.cells)
 
     def _check_initial(self, initial_carry: Any) -> None:
@@ -747,7 +762,14 @@ class _ChiralStack(nnx.Module):
             carry = None if initial_carry is None else initial_carry[layer]
             what = f"{name} layer {layer}"
             carry, ys = _sequence(
-                self.kind, cell.params, h, carry, cell.in_spec, self.hidden_spec, what, unroll
+                self.kind,
+                cell.compute_params,
+                cast(h, cell.dtype),
+                carry,
+                cell.in_spec,
+                self.hidden_spec,
+                what,
+                unroll,
             )
             carries.append(carry)
             if layer + 1 < self.num_layers:
@@ -801,7 +823,8 @@ class ChiralLSTM(_ChiralStack):
         dropout_rate: float = 0.0,
         negated: bool = False,
         forget_bias: float = 1.0,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         super().__init__(
@@ -812,6 +835,7 @@ class ChiralLSTM(_ChiralStack):
             dropout_rate=dropout_rate,
             negated=negated,
             dtype=dtype,
+            param_dtype=param_dtype,
             rngs=rngs,
             forget_bias=forget_bias,
         )
@@ -830,7 +854,8 @@ class ChiralGRU(_ChiralStack):
         num_layers: int = 1,
         dropout_rate: float = 0.0,
         negated: bool = False,
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         super().__init__(
@@ -841,5 +866,6 @@ class ChiralGRU(_ChiralStack):
             dropout_rate=dropout_rate,
             negated=negated,
             dtype=dtype,
+            param_dtype=param_dtype,
             rngs=rngs,
         )

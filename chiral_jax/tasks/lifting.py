@@ -30,6 +30,7 @@ from flax import nnx
 from chiral_jax import metrics, skeletons
 from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_actions, by_fraction, by_subjects
 from chiral_jax.data.builders import load_splits
+from chiral_jax.data.device_windows import DeviceWindows, fits_on_device
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.data.registry import DATASETS
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
@@ -44,6 +45,7 @@ __all__ = [
     "LiftingTask",
     "Variant",
     "by_subject_action",
+    "compute_dtype",
     "dilated_apply",
     "evaluate",
     "learning_rate",
@@ -172,10 +174,17 @@ def make_model(
     dropout: float,
     causal: bool = False,
     seed: int = 0,
+    dtype: Any = None,
 ) -> nnx.Module:
-    """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net)."""
+    """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net).
+
+    ``dtype``: compute dtype (e.g. ``jnp.bfloat16``; None: float32); parameters and batch-norm
+    statistics are float32 either way.
+    """
     rngs = nnx.Rngs(seed)
-    kwargs = dict(filter_widths=filter_widths, dropout=dropout, causal=causal, strided=True, rngs=rngs)
+    kwargs = dict(
+        filter_widths=filter_widths, dropout=dropout, causal=causal, strided=True, dtype=dtype, rngs=rngs
+    )
     if variant.kind == "baseline":
         j = skeleton.num_joints
         return TemporalModel(j * 2, j * 3, channels=variant.channels, activation=variant.activation, **kwargs)
@@ -183,6 +192,15 @@ def make_model(
     return ChiralTemporalModel(
         skeleton.spec(2), skeleton.spec(3), channels=hidden, activation=variant.activation, **kwargs
     )
+
+
+def compute_dtype(name: str) -> Any:
+    """``train.dtype`` -> the models' compute dtype: "float32" -> None (float32 throughout),
+    "bfloat16" -> ``jnp.bfloat16`` (float32 parameters and batch-norm statistics)."""
+    dtypes = {"float32": None, "bfloat16": jnp.bfloat16}
+    if name not in dtypes:
+        raise ValueError(f"train.dtype must be float32 or bfloat16, got {name!r}")
+    return dtypes[name]
 
 
 # ---------------------------------------------------------------------------------- evaluation
@@ -523,6 +541,7 @@ class LiftingTask(runner.Task):
             dropout=config.model.dropout,
             causal=config.model.causal,
             seed=seed,
+            dtype=compute_dtype(config.train.get("dtype", "float32")),
         )
         windows = PoseWindows.from_sequences(
             data.train,
@@ -538,20 +557,28 @@ class LiftingTask(runner.Task):
         sk = data.skeleton
         augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk) if variant.augment else None
 
-        def batches(epoch: int) -> Any:
-            return window_batches(
-                windows,
-                bs,
-                seed=seed,
-                epoch=epoch,
-                augment=augment,
-                process_index=jax.process_index(),
-                process_count=jax.process_count(),
-            )
+        procs = dict(process_index=jax.process_index(), process_count=jax.process_count())
+        device_data = None
+        if config.data.get("device_resident", True) and fits_on_device(windows):
+            # The windows live on the devices; each step sends indices and flips (same batches).
+            device_data = DeviceWindows(windows, augment=augment)
+
+            def batches(epoch: int) -> Any:
+                return device_data.index_batches(bs, seed=seed, epoch=epoch, **procs)
+        else:
+
+            def batches(epoch: int) -> Any:
+                return window_batches(windows, bs, seed=seed, epoch=epoch, augment=augment, **procs)
 
         lr = learning_rate(config.train, steps)
         return TrainingSetup(
-            model, amsgrad_torch(lr), mpjpe_loss(sk.num_joints), batches, steps, config.train.epochs
+            model,
+            amsgrad_torch(lr),
+            mpjpe_loss(sk.num_joints),
+            batches,
+            steps,
+            config.train.epochs,
+            device_data=device_data,
         )
 
     def evaluate(

@@ -78,6 +78,8 @@ class TrainingSetup:
       steps_per_epoch: batches per epoch.
       epochs: epochs to train.
       bn_momentum: VideoPose3D's batch-norm momentum decay ``(initial, final)`` or None.
+      device_data: device-resident data the jitted step gathers each batch from (``batches`` then
+        yields what its ``gather`` reads, e.g. window indices), or None (host batches).
     """
 
     model: nnx.Module
@@ -87,6 +89,7 @@ class TrainingSetup:
     steps_per_epoch: int
     epochs: int
     bn_momentum: tuple[float, float] | None = (0.1, 0.001)
+    device_data: Any = None
 
 
 class Task(abc.ABC):
@@ -207,6 +210,7 @@ def train_variant(
         checkpoint_every_seconds=train.get("checkpoint_every_seconds", CHECKPOINT_EVERY_SECONDS),
         checkpoint_every_steps=train.get("checkpoint_every_steps", 0),
         progress=config.get("progress", True),
+        device_data=s.device_data,
     )
     t0 = time.perf_counter()
     trainer.fit(s.batches, epochs=s.epochs, steps_per_epoch=s.steps_per_epoch)

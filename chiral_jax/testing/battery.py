@@ -26,6 +26,7 @@ from chiral_jax import nn, tying
 from chiral_jax.basis import from_even_odd, to_even_odd
 from chiral_jax.equivariance import assert_equivariant, assert_samplewise_equivariant
 from chiral_jax.models import ChiralActionNet, ChiralMLP, ChiralTemporalModel
+from chiral_jax.nn.precision import set_compute_dtype
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
 
@@ -334,13 +335,21 @@ def check_case(
     transform: Transform = "jit",
     seed: int = 0,
 ) -> None:
-    """Builds ``case`` with random parameters and asserts it is equivariant (and keeps ``dtype``)."""
+    """Builds ``case`` with random parameters and asserts it is equivariant (and keeps ``dtype``).
+
+    ``dtype`` float32 / float64: parameters and input in it. bfloat16 (or float16): mixed
+    precision, float32 parameters with every layer's compute dtype set to it
+    (:func:`chiral_jax.nn.precision.set_compute_dtype`), checked to
+    :data:`chiral_jax.equivariance.BF16_TOLERANCE`.
+    """
     if jax.dtypes.canonicalize_dtype(dtype) != np.dtype(dtype):
         raise ValueError(f"check_case: dtype {np.dtype(dtype)} needs jax.enable_x64(True)")
     module = randomize_params(case.build(in_spec, out_spec, nnx.Rngs(seed)), seed + 1)
     if dtype == jnp.float64:
         floats = nnx.state(module, lambda _, v: jnp.issubdtype(jnp.asarray(v[...]).dtype, jnp.floating))
         nnx.update(module, _to_float64(floats))
+    elif jnp.finfo(dtype).bits < 32:
+        set_compute_dtype(module, dtype)
     if mode == "eval":
         module.eval()
     fn = as_function(module)

@@ -92,6 +92,10 @@ class Trainer:
         one and redoes the epochs after it (same result: data and random streams are functions
         of (seed, epoch)).
       progress: show tqdm bars.
+      device_data: optional device-resident data (e.g.
+        :class:`~chiral_jax.data.device_windows.DeviceWindows`): an object with ``arrays`` (a pytree
+        of device arrays, passed to the jitted step as an argument) and ``gather(arrays, batch) ->
+        batch``, which the step applies to each host batch (e.g. window indices) before the loss.
     """
 
     def __init__(
@@ -108,6 +112,7 @@ class Trainer:
         checkpoint_every_seconds: float | None = None,
         checkpoint_every_steps: int | None = None,
         progress: bool = True,
+        device_data: Any = None,
     ):
         for name, value in (
             ("checkpoint_every_seconds", checkpoint_every_seconds),
@@ -119,6 +124,7 @@ class Trainer:
         self.checkpoint_every_steps = checkpoint_every_steps or None
         self.saves: list[int] = []  # epochs saved by fit() (for tests and logs)
         self.workdir = workdir
+        self.device_data = device_data
         os.makedirs(workdir, exist_ok=True)
         self.mesh = parallel.make_data_mesh() if mesh is None else mesh
         self.loss_fn, self.bn_momentum, self.progress = loss_fn, bn_momentum, progress
@@ -134,14 +140,18 @@ class Trainer:
         )
         self._step = jax.jit(
             self._train_step,
-            in_shardings=(repl, parallel.batch_sharding(self.mesh), repl),
+            in_shardings=(repl, parallel.batch_sharding(self.mesh), repl, repl),
             out_shardings=(repl, repl),
             donate_argnums=(0,),
         )
 
     # ------------------------------------------------------------------ pure step
 
-    def _train_step(self, state: Any, batch: Batch, momentum: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+    def _train_step(
+        self, state: Any, batch: Batch, momentum: jax.Array, arrays: Any = None
+    ) -> tuple[Any, dict[str, jax.Array]]:
+        if self.device_data is not None:
+            batch = self.device_data.gather(arrays, batch)
         model, optimizer = nnx.merge(self.graphdef, state)
         model.train()
         set_batch_norm_momentum(model, momentum)
@@ -152,15 +162,27 @@ class Trainer:
     def step(self, batch: Batch, momentum: float = 0.9) -> dict[str, jax.Array]:
         """One training step on a host batch (split over the mesh); returns device metrics."""
         self.state, metrics = self._step(
-            self.state, parallel.shard_batch(batch, self.mesh), jnp.asarray(momentum, jnp.float32)
+            self.state,
+            parallel.shard_batch(batch, self.mesh),
+            jnp.asarray(momentum, jnp.float32),
+            self._arrays,
         )
         return metrics
 
     def compile_step(self, batch: Batch, momentum: float = 0.9) -> Any:
         """XLA's compiled program of :meth:`step` on ``batch`` (for its cost and memory analysis);
         nothing runs and the state is not donated."""
-        args = (self.state, parallel.shard_batch(batch, self.mesh), jnp.asarray(momentum, jnp.float32))
+        args = (
+            self.state,
+            parallel.shard_batch(batch, self.mesh),
+            jnp.asarray(momentum, jnp.float32),
+            self._arrays,
+        )
         return self._step.lower(*args).compile()
+
+    @property
+    def _arrays(self) -> Any:
+        return None if self.device_data is None else self.device_data.arrays
 
     # ------------------------------------------------------------------ views
 

@@ -26,6 +26,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.train_fraction = 1.0
     c.data.actions = ()
     c.data.synthetic = ml_collections.ConfigDict({"seed": 0})
+    # Training windows on the devices, each step sends indices (False: host batches through grain;
+    # also used when they would take over a quarter of the device's free memory).
+    c.data.device_resident = True
 
     c.model = ml_collections.ConfigDict()
     c.model.kind = "both"  # chiral | baseline | both
@@ -54,6 +57,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.checkpoint_every_seconds = 60.0
     c.train.checkpoint_every_steps = 0
     c.train.augment = True  # mirror augmentation for the baseline
+    c.train.dtype = "float32"  # compute dtype: float32 | bfloat16 (float32 parameters either way)
 
     # Limited-data study: "subjects:fraction" entries, each a full run (see lift3d_limited.py).
     c.sweep = ()
