@@ -23,8 +23,21 @@ from chiral_jax.spec import ChiralSpec
 
 __version__ = "0.1.0"
 
-# Subpackages that need Flax, TFDS or grain: imported on first attribute access.
-_LAZY = ("data", "metrics", "models", "nn", "tasks", "testing", "train")
+# Subpackages that need Flax, TFDS, grain or matplotlib, and the pure-JAX rotations and kinematics
+# (not needed by the core): imported on first attribute access.
+_LAZY = (
+    "data",
+    "kinematics",
+    "metrics",
+    "models",
+    "nn",
+    "predict",
+    "render",
+    "rotations",
+    "tasks",
+    "testing",
+    "train",
+)
 
 __all__ = [
     "ChiralSpec",
