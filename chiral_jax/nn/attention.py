@@ -75,14 +75,25 @@ class TokenLinear(nnx.Module):
     ):
         self.in_spec, self.out_spec, self.dtype = in_spec, out_spec, dtype
         free = tying.init_linear(rngs.params(), in_spec, out_spec, kernel_init=kernel_init, dtype=param_dtype)
-        self.kernel_even = nnx.Param(free["even"])
-        self.kernel_odd = nnx.Param(free["odd"])
-        self.bias = nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        # An empty block (e.g. the odd block into an invariant output) is not stored: orbax cannot
+        # save zero-size arrays, and it has nothing to learn.
+        self.kernel_even = nnx.Param(free["even"]) if free["even"].size else None
+        self.kernel_odd = nnx.Param(free["odd"]) if free["odd"].size else None
+        self.bias = (
+            nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias and out_spec.num_even else None
+        )
+
+    def _block(self, param: nnx.Param | None, rows: int, cols: int, dtype: Any) -> Array:
+        return jnp.zeros((rows, cols), dtype) if param is None else param[...].astype(dtype)
 
     def __call__(self, x: Features) -> Features:
         x = _cast(x, self.dtype)
         dt = self.dtype or (x.even if isinstance(x, EvenOdd) else x).dtype
-        kernel = {"even": self.kernel_even[...].astype(dt), "odd": self.kernel_odd[...].astype(dt)}
+        i, o = self.in_spec, self.out_spec
+        kernel = {
+            "even": self._block(self.kernel_even, i.num_even, o.num_even, dt),
+            "odd": self._block(self.kernel_odd, i.num_odd, o.num_odd, dt),
+        }
         bias = None if self.bias is None else self.bias[...].astype(dt)
         return functional.linear(x, kernel, self.in_spec, self.out_spec, bias)
 

@@ -98,11 +98,20 @@ class ChiralTokenEmbedding(nnx.Module):
         self.tokens, self.dtype = tokens, dtype
         cs = tokens.channel_spec
         init = jax.nn.initializers.normal(init_scale)
-        self.even = nnx.Param(init(rngs.params(), (tokens.num_orbits, cs.num_even), param_dtype))
-        self.odd = nnx.Param(init(rngs.params(), (tokens.num_pairs, cs.num_odd), param_dtype))
+        # Empty parts (no swapped tokens, no odd channels) are not stored: orbax cannot save
+        # zero-size arrays.
+        shapes = {"even": (tokens.num_orbits, cs.num_even), "odd": (tokens.num_pairs, cs.num_odd)}
+        self.even, self.odd = (
+            nnx.Param(init(rngs.params(), shapes[k], param_dtype)) if 0 not in shapes[k] else None
+            for k in ("even", "odd")
+        )
+        self.shapes, self.param_dtype = shapes, param_dtype
 
     def __call__(self, *, even_odd: bool = False) -> Features:
-        free = {"even": self.even[...], "odd": self.odd[...]}
+        free = {
+            k: jnp.zeros(self.shapes[k], self.param_dtype) if p is None else p[...]
+            for k, p in (("even", self.even), ("odd", self.odd))
+        }
         if self.dtype is not None:
             free = jax.tree.map(lambda a: a.astype(self.dtype), free)
         h = functional.token_embedding(free, self.tokens)

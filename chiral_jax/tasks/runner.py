@@ -72,6 +72,7 @@ class TrainingSetup:
       steps_per_epoch: batches per epoch.
       epochs: epochs to train.
       bn_momentum: VideoPose3D's batch-norm momentum decay ``(initial, final)`` or None.
+      checkpoints_kept: recent epoch checkpoints kept (e.g. to average the last few).
     """
 
     model: nnx.Module
@@ -81,6 +82,7 @@ class TrainingSetup:
     steps_per_epoch: int
     epochs: int
     bn_momentum: tuple[float, float] | None = (0.1, 0.001)
+    checkpoints_kept: int = 3
 
 
 class Task(abc.ABC):
@@ -125,6 +127,11 @@ class Task(abc.ABC):
         self, model: nnx.Module, variant: Any, data: Any, config: ml_collections.ConfigDict
     ) -> Record:
         """Test metrics of a trained model; a ``"tta"`` entry holds the flip-averaged metrics."""
+
+    def final_model(self, trainer: Trainer, config: ml_collections.ConfigDict) -> nnx.Module:
+        """The model :meth:`evaluate` gets after training: the trained one by default (a task may
+        average checkpoints instead)."""
+        return trainer.model
 
     def extra_results(self, data: Any, config: ml_collections.ConfigDict) -> Record:
         """Top-level entries of ``results.json`` besides the trained models (e.g. trivial
@@ -184,12 +191,13 @@ def train_variant(
         s.loss_fn,
         workdir=workdir,
         bn_momentum=s.bn_momentum,
+        keep=s.checkpoints_kept,
         progress=config.get("progress", True),
     )
     t0 = time.perf_counter()
     trainer.fit(s.batches, epochs=s.epochs, steps_per_epoch=s.steps_per_epoch)
     train_seconds = time.perf_counter() - t0
-    model = trainer.model
+    model = task.final_model(trainer, config)
     last = read_metrics(workdir)
     record: Record = {
         **task.describe_variant(variant),
