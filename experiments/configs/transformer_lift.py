@@ -25,8 +25,8 @@ def get_config():
     c.model.tokens = "joint"  # joint | frame
     c.model.ffn_layers = 2
     c.model.dropout = 0.1
-    c.train.epochs = 10
-    c.train.batch_size = 128
+    c.train.epochs = 16
+    c.train.batch_size = 64
     c.train.lr = 1e-3  # peak (the seed: 5e-4 over far longer runs)
     c.train.warmup_steps = 100  # the seed: 4000
     c.train.keep_min = 0.2  # keep 20%..100% of the source tokens per batch
