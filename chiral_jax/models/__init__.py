@@ -4,6 +4,7 @@ from chiral_jax.models.action import ActionNet, ChiralActionNet
 from chiral_jax.models.mlp import MLP, ChiralMLP
 from chiral_jax.models.seq2seq import ChiralPoseForecaster, PoseForecaster, pose_velocity_spec
 from chiral_jax.models.temporal import ChiralTemporalModel, TemporalModel
+from chiral_jax.models.transformer import ChiralTransformerLifter, TransformerLifter
 
 __all__ = [
     "MLP",
@@ -12,7 +13,9 @@ __all__ = [
     "ChiralMLP",
     "ChiralPoseForecaster",
     "ChiralTemporalModel",
+    "ChiralTransformerLifter",
     "PoseForecaster",
     "TemporalModel",
+    "TransformerLifter",
     "pose_velocity_spec",
 ]

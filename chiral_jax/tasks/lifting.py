@@ -282,16 +282,22 @@ def evaluate(
     flip_average: bool = False,
     causal: bool = False,
     chunk: int = 64,
+    windowed_apply: Callable[[Array], Array] | None = None,
+    batch_size: int = 64,
 ) -> dict[str, Any]:
     """Protocol metrics of the dilated net on whole test sequences (in millimetres).
 
     ``flip_average``: test-time augmentation, the average of ``F(x)`` and ``T_out F(T_in x)``.
+    ``windowed_apply``: another net's ``(B, chunk + R - 1, Cin) -> (B, chunk, Cout)`` in place of
+    the dilated ``model`` (e.g. a transformer run on every window; it does its own flip averaging).
     """
-    apply, state = dilated_apply(model, skeleton, flip_average=flip_average)
+    if windowed_apply is None:
+        apply, state = dilated_apply(model, skeleton, flip_average=flip_average)
+        windowed_apply = lambda x: apply(state, x)  # noqa: E731
     windows = PoseWindows.from_sequences(
         test, receptive_field=receptive_field, causal=causal, flatten=True, with_intrinsics=False
     )
-    preds, fps = predict(lambda x: apply(state, x), windows, chunk=chunk)
+    preds, fps = predict(windowed_apply, windows, chunk=chunk, batch_size=batch_size)
     j = skeleton.num_joints
     per_seq = [(p.reshape(-1, j, 3), s.pose_3d) for p, s in zip(preds, test, strict=True)]
     pred_all = np.concatenate([p for p, _ in per_seq])

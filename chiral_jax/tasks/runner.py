@@ -80,6 +80,7 @@ class TrainingSetup:
       bn_momentum: VideoPose3D's batch-norm momentum decay ``(initial, final)`` or None.
       device_data: device-resident data the jitted step gathers each batch from (``batches`` then
         yields what its ``gather`` reads, e.g. window indices), or None (host batches).
+      checkpoints_kept: recent epoch checkpoints kept (e.g. to average the last few).
     """
 
     model: nnx.Module
@@ -90,6 +91,7 @@ class TrainingSetup:
     epochs: int
     bn_momentum: tuple[float, float] | None = (0.1, 0.001)
     device_data: Any = None
+    checkpoints_kept: int = 3
 
 
 class Task(abc.ABC):
@@ -140,6 +142,11 @@ class Task(abc.ABC):
         normalisation): written as ``model.json`` beside the run's checkpoints. None (the default):
         no file."""
         return None
+
+    def final_model(self, trainer: Trainer, config: ml_collections.ConfigDict) -> nnx.Module:
+        """The model :meth:`evaluate` gets after training: the trained one by default (a task may
+        average checkpoints instead)."""
+        return trainer.model
 
     def extra_results(self, data: Any, config: ml_collections.ConfigDict) -> Record:
         """Top-level entries of ``results.json`` besides the trained models (e.g. trivial
@@ -209,13 +216,14 @@ def train_variant(
         # Saves at most this often (and at the end): per-epoch saves dominate small epochs.
         checkpoint_every_seconds=train.get("checkpoint_every_seconds", CHECKPOINT_EVERY_SECONDS),
         checkpoint_every_steps=train.get("checkpoint_every_steps", 0),
+        keep=s.checkpoints_kept,
         progress=config.get("progress", True),
         device_data=s.device_data,
     )
     t0 = time.perf_counter()
     trainer.fit(s.batches, epochs=s.epochs, steps_per_epoch=s.steps_per_epoch)
     train_seconds = time.perf_counter() - t0
-    model = trainer.model
+    model = task.final_model(trainer, config)
     last = read_metrics(workdir)
     record: Record = {
         **task.describe_variant(variant),

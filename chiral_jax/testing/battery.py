@@ -25,10 +25,11 @@ from chiral_jax import functional as F
 from chiral_jax import nn, tying
 from chiral_jax.basis import from_even_odd, to_even_odd
 from chiral_jax.equivariance import assert_equivariant, assert_samplewise_equivariant
-from chiral_jax.models import ChiralActionNet, ChiralMLP, ChiralTemporalModel
+from chiral_jax.models import ChiralActionNet, ChiralMLP, ChiralTemporalModel, ChiralTransformerLifter
 from chiral_jax.nn.precision import set_compute_dtype
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
+from chiral_jax.tokens import TokenSpec, joint_channel_spec
 
 __all__ = [
     "BATTERY",
@@ -185,6 +186,85 @@ def _action_net(invariance_layer: int) -> Callable[[ChiralSpec, ChiralSpec, nnx.
     )
 
 
+def _norm_mask(tokens: Array, threshold: float = 1.0) -> Array:
+    """A key / keep mask from the tokens themselves: a token's squared norm is invariant under its
+    channel mirror, so the mirrored input carries the mirrored mask (the tokens keep their flags)."""
+    return jnp.sum(jnp.square(tokens), axis=-1) > threshold
+
+
+class _Tokens(nnx.Module):
+    """A token-set layer on a pose: the joints of ``in_spec`` are the tokens (``TokenSpec.pose``: the
+    joint permutation, each token's coordinates with the spec's negated ones), so every spec pair is a
+    token action (scrambled joint orders, all or no coordinates negated, hidden specs of one-channel
+    tokens). ``kind``:
+
+    * ``"attention"``: project to a hidden width, masked self-attention, then cross-attention from
+      tied target embeddings (one per joint of ``out_spec``) into it, a per-token head to ``out_spec``;
+    * ``"layer_norm"``, ``"feed_forward"``, ``"token_embedding"``: shape-preserving (``in_spec``).
+    """
+
+    def __init__(self, kind: str, in_spec: ChiralSpec, out_spec: ChiralSpec, *, rngs: nnx.Rngs):
+        self.kind, self.in_spec, self.out_spec = kind, in_spec, out_spec
+        tok = joint_channel_spec(in_spec)
+        hid = ChiralSpec.hidden(12, num_centers=0)
+        self.up = nn.TokenLinear(tok, hid, rngs=rngs)
+        self.down = nn.TokenLinear(hid, tok, rngs=rngs)
+        if kind == "attention":
+            self.layer = nn.ChiralMultiHeadAttention(
+                TokenSpec.pose(in_spec).with_channels(hid), hid, 2, rngs=rngs
+            )
+            self.queries = nn.ChiralTokenEmbedding(TokenSpec.joints(out_spec, hid), rngs=rngs)
+            self.cross = nn.ChiralMultiHeadAttention(hid, hid, 3, qkv_features=18, rngs=rngs)
+            self.head = nn.TokenLinear(hid, joint_channel_spec(out_spec), rngs=rngs)
+        elif kind == "layer_norm":
+            self.layer = nn.ChiralLayerNorm(hid, center_odd=True)
+        elif kind == "feed_forward":
+            self.layer = nn.ChiralFeedForward(hid, _hidden(9, False), layers=3, rngs=rngs)
+        elif kind == "token_embedding":
+            self.layer = nn.ChiralTokenEmbedding(TokenSpec.pose(in_spec).with_channels(hid), rngs=rngs)
+        else:
+            raise ValueError(f"unknown token layer kind {kind!r}")
+
+    def __call__(self, x: Array) -> Array:
+        tokens = x.reshape(*x.shape[:-1], self.in_spec.num_joints, self.in_spec.dim)
+        h = self.up(tokens)
+        if self.kind == "attention":
+            h = self.layer(h, mask=_norm_mask(tokens))
+            q = jnp.broadcast_to(self.queries(), (*h.shape[:-2], *self.queries().shape))
+            y = self.head(self.cross(q, h, mask=_norm_mask(tokens)))
+            return y.reshape(*x.shape[:-1], self.out_spec.size)
+        if self.kind == "token_embedding":
+            e = self.layer()
+            h = h + e.reshape((1,) * (h.ndim - 2) + e.shape)
+        else:
+            h = self.layer(h)
+        return self.down(h).reshape(x.shape)
+
+
+class _KeepFromInput(nnx.Module):
+    """A transformer lifter called with a token-keep mask drawn from its input (:func:`_norm_mask` of
+    every source token): the mirrored window keeps the same, mirrored, joints."""
+
+    def __init__(self, model: nnx.Module):
+        self.model = model
+
+    def __call__(self, x: Array) -> Array:
+        m = self.model
+        if m.tokens == "joint":
+            tokens = x.reshape(x.shape[0], m.num_source, m.in_spec.dim)
+        else:
+            tokens = x
+        return m(x, keep=_norm_mask(tokens, 0.5 * tokens.shape[-1]))
+
+
+def _lifter(**kwargs: Any) -> Callable[[ChiralSpec, ChiralSpec, nnx.Rngs], nnx.Module]:
+    size = dict(frames=3, layers=1, heads=2, width=16, ffn_layers=2, dropout=0.0)
+    return lambda i, o, r: _KeepFromInput(ChiralTransformerLifter(i, o, rngs=r, **{**size, **kwargs}))
+
+
+# Token layers: H36M joint tokens and joint tokens in a scrambled order (test-time budget).
+_TOKEN_PAIRS = ("h36m_2d_to_3d", "scrambled_order")
+
 # Composed nets compile slowly; their layers run on every pair, the nets on these.
 _COMPOSED_PAIRS = ("h36m_2d_to_3d", "scrambled_order", "all_negated", "only_centers", "no_centers", "smpl_3d")
 
@@ -266,6 +346,33 @@ BATTERY: tuple[BatteryCase, ...] = (
         ),
         "sequence",
         pairs=_COMPOSED_PAIRS[:3],
+    ),
+    # Token sets: the joints are the tokens (random actions from every spec pair), masks from the input.
+    BatteryCase(
+        "attention_masked_self_cross", lambda i, o, r: _Tokens("attention", i, o, rngs=r), pairs=_TOKEN_PAIRS
+    ),
+    BatteryCase(
+        "layer_norm", lambda i, o, r: _Tokens("layer_norm", i, o, rngs=r), output="in", pairs=_TOKEN_PAIRS
+    ),
+    BatteryCase(
+        "feed_forward_tokens",
+        lambda i, o, r: _Tokens("feed_forward", i, o, rngs=r),
+        output="in",
+        pairs=_TOKEN_PAIRS,
+    ),
+    BatteryCase(
+        "token_embedding",
+        lambda i, o, r: _Tokens("token_embedding", i, o, rngs=r),
+        output="in",
+        pairs=_TOKEN_PAIRS,
+    ),
+    BatteryCase("transformer_lifter_keep", _lifter(), "sequence", frames=3, pairs=_COMPOSED_PAIRS[:2]),
+    BatteryCase(
+        "transformer_lifter_frame_tokens",
+        _lifter(tokens="frame"),
+        "sequence",
+        frames=3,
+        pairs=_COMPOSED_PAIRS[:1],
     ),
     # Recurrent cases: hidden specs unlike the input (another joint set, other negated coords, with
     # and without negated channels), a non-zero initial carry, 8 steps; a few spec pairs each, as
@@ -481,6 +588,29 @@ _bn = lambda x, m, v, s, b: F.batch_norm(x, m, v, _S, s, b)  # noqa: E731
 _bn_stats = lambda x: F.batch_norm_statistics(x, _S)  # noqa: E731
 _dropout = lambda x, k: F.dropout(x, 0.3, k)  # noqa: E731
 
+_HID = ChiralSpec.hidden(8, num_centers=0)
+_TOKS = lambda r: _f32(r.standard_normal((2, 17, 8)))  # noqa: E731
+_TOKS_EO = lambda r: to_even_odd(_TOKS(r), _HID)  # noqa: E731
+_HEADS = lambda r: _f32(r.standard_normal((2, 17, 2, 4)))  # noqa: E731  (batch, tokens, heads, d)
+_MASK = lambda r: jnp.asarray(r.random((2, 17)) > 0.3)  # noqa: E731
+_EMB = (_vec(TokenSpec.joints(_S, _HID).num_orbits * 4), _vec(TokenSpec.joints(_S, _HID).num_pairs * 4))
+
+
+def _heads_eo(r: np.random.Generator) -> Any:
+    from chiral_jax.basis import EvenOdd
+
+    return EvenOdd(_HEADS(r)[..., :2], _HEADS(r)[..., 2:])
+
+
+def _embedding(even: Array, odd: Array) -> Any:
+    t = TokenSpec.joints(_S, _HID)
+    return F.token_embedding({"even": even.reshape(t.num_orbits, 4), "odd": odd.reshape(t.num_pairs, 4)}, t)
+
+
+_attn = lambda q, k, v, m: F.dot_product_attention(q, k, v, m)  # noqa: E731
+_ln = lambda x, s, b: F.layer_norm(x, _HID, s, b)  # noqa: E731
+_LN = (_vec(_HID.num_orbits), _vec(_HID.num_even))
+
 _odd_all = lambda x: [F.activation(x, name, _S) for name in F.ODD_ACTIVATIONS]  # noqa: E731
 # A Python ``if`` on the verdict: it must be a concrete bool under every transformation.
 _if_odd = lambda x: x if F.is_odd_function(jnp.sinh) else -x  # noqa: E731
@@ -511,6 +641,11 @@ FUNCTIONAL_CASES: tuple[FunctionalCase, ...] = (
     FunctionalCase("get_activation", lambda x: F.get_activation("gelu")(x), (_X,)),
     FunctionalCase("is_odd_function", _if_odd, (_X,)),
     FunctionalCase("hard_tanh", F.hard_tanh, (_X,)),
+    FunctionalCase("dot_product_attention", _attn, (_HEADS, _HEADS, _HEADS, _MASK)),
+    FunctionalCase("dot_product_attention", _attn, (_heads_eo, _heads_eo, _heads_eo, _MASK), _EO),
+    FunctionalCase("layer_norm", _ln, (_TOKS, *_LN)),
+    FunctionalCase("layer_norm", _ln, (_TOKS_EO, *_LN), _EO),
+    FunctionalCase("token_embedding", _embedding, _EMB),
 )
 """One example call per public :mod:`chiral_jax.functional` function (and per ``EvenOdd`` form)."""
 

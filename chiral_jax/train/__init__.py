@@ -1,5 +1,6 @@
 """Training shared by every experiment: optimizers, data parallelism, checkpoints, the loop."""
 
+from chiral_jax.train.averaging import average_checkpoints, average_trees
 from chiral_jax.train.checkpoint import Checkpointer, CheckpointError
 from chiral_jax.train.loop import Trainer, plot_learning_curves, read_metrics, set_batch_norm_momentum
 from chiral_jax.train.optim import amsgrad_torch, bn_momentum, scale_by_amsgrad_torch
@@ -10,6 +11,8 @@ __all__ = [
     "Checkpointer",
     "Trainer",
     "amsgrad_torch",
+    "average_checkpoints",
+    "average_trees",
     "bn_momentum",
     "initialize_multihost",
     "make_data_mesh",

@@ -1,0 +1,255 @@
+"""2D -> 3D lifting with transformers (HybrIK-Transformer's lifter), plain and chiral, as a
+:class:`~chiral_jax.tasks.runner.Task`.
+
+The lifting task (:class:`~chiral_jax.tasks.lifting.LiftingTask`: data, variants x seeds, metrics,
+``results.json`` in the lifting format, so temporal conv nets and transformers share one table) with
+the transformer recipe of the seed:
+
+* Adam with a linear warmup to ``train.lr`` over ``train.warmup_steps`` steps, then an
+  inverse-square-root decay (optax schedules joined by ``optax.join_schedules``);
+* **token-subset augmentation**: per batch a keep count drawn uniformly between
+  ``train.keep_min`` and all of the source tokens, per sample which tokens, without replacement
+  (all tokens at evaluation);
+* evaluation with the **average of the last** ``eval.average_last`` epoch checkpoints' weights
+  (orbax; :func:`chiral_jax.train.average_checkpoints`).
+
+The net lifts the centre frame of a ``model.frames``-frame window; evaluation runs it on the window
+of every test frame. Variants: the chiral transformer at ``model.width`` and at about the plain
+net's parameters (``model.equal_params``), the plain one with mirror augmentation (and without, with
+``model.baseline_without_augment``), its test-time flip averaging as a ``+ TTA`` row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import nnx
+
+from chiral_jax import skeletons
+from chiral_jax.data import MirrorAugment, PoseWindows
+from chiral_jax.data.pipeline import window_batches
+from chiral_jax.models.transformer import (
+    ChiralTransformerLifter,
+    TransformerLifter,
+    equal_params_width,
+    source_tokens,
+)
+from chiral_jax.tasks import lifting, runner
+from chiral_jax.tasks.lifting import LiftingData, LiftingTask, Variant
+from chiral_jax.tasks.runner import TrainingSetup
+from chiral_jax.train import Trainer, average_checkpoints
+
+__all__ = [
+    "TRANSFORMER_LIFTING",
+    "TransformerLiftingTask",
+    "draw_keep",
+    "inverse_sqrt_schedule",
+    "make_transformer",
+    "train_and_evaluate",
+    "transformer_variants",
+    "windowed_apply",
+]
+
+Array = jax.Array
+
+
+def inverse_sqrt_schedule(peak: float, warmup_steps: int) -> optax.Schedule:
+    """Linear warmup from 0 to ``peak`` over ``warmup_steps``, then ``peak * sqrt(warmup / step)``.
+
+    optax has the warmup (``linear_schedule``) and the joining (``join_schedules``); the
+    inverse-square-root piece is one line (optax has no such schedule).
+    """
+    w = max(int(warmup_steps), 1)
+    warmup = optax.linear_schedule(0.0, peak, w)
+
+    def decay(step: Any) -> Any:  # join_schedules passes steps counted from the boundary
+        return peak * jnp.sqrt(w / (jnp.asarray(step, jnp.float32) + w))
+
+    return optax.join_schedules([warmup, decay], [w])
+
+
+def draw_keep(rng: np.random.Generator, batch: int, tokens: int, keep_min: float) -> np.ndarray:
+    """Token-subset augmentation: ``(batch, tokens)`` booleans; one keep count for the batch,
+    uniform over ``ceil(keep_min * tokens) .. tokens``, and per sample a subset of that size drawn
+    without replacement."""
+    if not 0.0 < keep_min <= 1.0:
+        raise ValueError(f"train.keep_min must be in (0, 1], got {keep_min}")
+    low = max(1, math.ceil(keep_min * tokens))
+    k = int(rng.integers(low, tokens + 1))
+    order = np.argsort(rng.random((batch, tokens)), axis=1)
+    keep = np.zeros((batch, tokens), bool)
+    np.put_along_axis(keep, order[:, :k], True, axis=1)
+    return keep
+
+
+def transformer_variants(model: ml_collections.ConfigDict, augment: bool) -> list[Variant]:
+    """The variants ``model.kind`` asks for (chiral | baseline | both); ``channels`` is the width."""
+    kinds = {"both": ("chiral", "baseline"), "chiral": ("chiral",), "baseline": ("baseline",)}
+    if model.kind not in kinds:
+        raise ValueError(f"model.kind must be chiral, baseline or both, got {model.kind!r}")
+    w, out = model.width, []
+    for kind in kinds[model.kind]:
+        if kind == "baseline":
+            augments = (True, False) if model.get("baseline_without_augment", False) else (augment,)
+            for aug in augments:
+                name = f"transformer_baseline_{'aug' if aug else 'noaug'}_w{w}"
+                out.append(Variant(name, "baseline", w, hidden="dense", augment=aug))
+            continue
+        widths = [("width", w)]
+        if model.get("equal_params", True):
+            widths.append(("params", equal_params_width(w, model.heads)))
+        for matched, width in widths:
+            out.append(Variant(f"transformer_chiral_w{width}", "chiral", width, matched=matched))
+    return out
+
+
+def make_transformer(
+    variant: Variant, skeleton: skeletons.Skeleton, model: ml_collections.ConfigDict, seed: int = 0
+) -> nnx.Module:
+    kw = dict(
+        frames=model.frames,
+        layers=model.layers,
+        heads=model.heads,
+        width=variant.channels,
+        ffn_layers=model.get("ffn_layers", 3),
+        dropout=model.dropout,
+        tokens=model.tokens,
+        rngs=nnx.Rngs(seed),
+    )
+    if variant.kind == "baseline":
+        j = skeleton.num_joints
+        return TransformerLifter(j * 2, j * 3, **kw)
+    return ChiralTransformerLifter(skeleton.spec(2), skeleton.spec(3), **kw)
+
+
+def windowed_apply(
+    model: nnx.Module, skeleton: skeletons.Skeleton, *, frames: int, flip_average: bool = False
+) -> Callable[[Array], Array]:
+    """``(B, chunk + frames - 1, J * 2) -> (B, chunk, J * 3)``: the eval-mode net on the window of
+    every output frame (all tokens kept); with ``flip_average`` the test-time flip average."""
+    model.eval()
+    graphdef, state = nnx.split(model)
+    spec_in, spec_out = skeleton.spec(2), skeleton.spec(3)
+
+    def apply(x: Array) -> Array:
+        net = nnx.merge(graphdef, state, copy=True)
+        b, chunk = x.shape[0], x.shape[1] - frames + 1
+        win = jnp.stack([x[:, t : t + frames] for t in range(chunk)], axis=1)
+        win = win.reshape(b * chunk, frames, x.shape[-1])
+        y = net(win)
+        if flip_average:
+            y = 0.5 * (y + spec_out.transform(net(spec_in.transform(win))))
+        return y.reshape(b, chunk, y.shape[-1])
+
+    return apply
+
+
+class TransformerLiftingTask(LiftingTask):
+    """Lifting with transformer lifters (see the module doc); data, metrics and tables as lifting."""
+
+    name = "Transformer lifting"
+
+    def variants(self, config: ml_collections.ConfigDict) -> list[Variant]:
+        return transformer_variants(config.model, config.train.augment)
+
+    def describe_variant(self, variant: Variant) -> dict[str, Any]:
+        return {**super().describe_variant(variant), "architecture": "transformer"}
+
+    def setup(
+        self, variant: Variant, seed: int, data: LiftingData, config: ml_collections.ConfigDict
+    ) -> TrainingSetup:
+        m, t = config.model, config.train
+        if m.frames < 1 or m.frames % 2 == 0:
+            raise ValueError(f"model.frames must be a positive odd number (a centred window), got {m.frames}")
+        model = make_transformer(variant, data.skeleton, m, seed)
+        windows = PoseWindows.from_sequences(
+            data.train, receptive_field=m.frames, flatten=True, with_intrinsics=False
+        )
+        bs = t.batch_size
+        steps = windows.num_batches(bs, drop_remainder=True)
+        if steps == 0:
+            raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
+        sk = data.skeleton
+        augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk) if variant.augment else None
+        n_src = source_tokens(m.tokens, m.frames, sk.num_joints)
+
+        def batches(epoch: int) -> Iterator[dict[str, Any]]:
+            it = window_batches(
+                windows,
+                bs,
+                seed=seed,
+                epoch=epoch,
+                augment=augment,
+                process_index=jax.process_index(),
+                process_count=jax.process_count(),
+            )
+            for step, batch in enumerate(it):
+                rng = np.random.default_rng((seed, epoch, step, jax.process_index()))
+                keep = draw_keep(rng, len(batch["inputs"]), n_src, t.keep_min)
+                yield {"inputs": batch["inputs"], "targets": batch["targets"], "keep": keep}
+
+        j = sk.num_joints
+
+        def loss_fn(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict[str, Array]]:
+            pred = model(batch["inputs"], keep=batch["keep"]).reshape(-1, j, 3)
+            err = jnp.mean(jnp.linalg.norm(pred - batch["targets"].reshape(-1, j, 3), axis=-1))
+            return err, {"mpjpe_mm": 1000 * err}
+
+        tx = optax.adam(inverse_sqrt_schedule(t.lr, t.warmup_steps))
+        return TrainingSetup(
+            model,
+            tx,
+            loss_fn,
+            batches,
+            steps,
+            t.epochs,
+            bn_momentum=None,
+            checkpoints_kept=max(3, config.eval.average_last),
+        )
+
+    def final_model(self, trainer: Trainer, config: ml_collections.ConfigDict) -> nnx.Module:
+        """The average of the last ``eval.average_last`` checkpoints' weights."""
+        target = nnx.to_pure_dict(trainer.state)
+        epochs, mean = average_checkpoints(trainer.checkpointer, target, config.eval.average_last)
+        state = trainer.state
+        nnx.replace_by_pure_dict(state, mean)
+        model, _ = nnx.merge(trainer.graphdef, state)
+        self._averaged = epochs
+        return model
+
+    def evaluate(
+        self, model: nnx.Module, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
+    ) -> dict[str, Any]:
+        frames = config.model.frames
+        chunk = config.eval.get("chunk", 16)
+        kw = dict(receptive_field=frames, chunk=chunk, batch_size=config.eval.get("batch_size", 16))
+        run = lambda flip: lifting.evaluate(  # noqa: E731
+            model,
+            data.test,
+            data.skeleton,
+            windowed_apply=windowed_apply(model, data.skeleton, frames=frames, flip_average=flip),
+            **kw,
+        )
+        out = run(False)
+        out["averaged_epochs"] = list(getattr(self, "_averaged", []))
+        if variant.kind == "baseline" and config.eval.test_time_augmentation:
+            out["tta"] = run(True)
+        return out
+
+    def title(self, results: dict[str, Any]) -> str:
+        return "Transformer " + super().title(results)
+
+
+TRANSFORMER_LIFTING = TransformerLiftingTask()
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """Runs every variant x seed of ``config``; writes results.json / results.md / plots in ``workdir``."""
+    return runner.run(TRANSFORMER_LIFTING, config, workdir)
