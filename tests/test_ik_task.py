@@ -98,3 +98,52 @@ def test_experiment_runs_on_cmu_fixture_files(tmp_path):
     for m in results["models"]:
         assert all(k in m for k in fields) and np.isfinite(m["mpjpe_after_ik_mm"])
     assert len(results["summary"]) == 2 and "oracle_ik" in results
+
+
+def _transformer_config(**data):
+    spec = importlib.util.spec_from_file_location(
+        "ik_tf_cfg", EXPERIMENT.parent / "configs" / "ik_cmu_transformer.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    c = mod.get_config()
+    c.num_seeds, c.progress = 1, False
+    c.model.layers, c.model.heads, c.model.width, c.model.ffn_layers = 1, 2, 8, 1
+    c.train.epochs, c.train.batch_size, c.train.warmup_steps = 2, 32, 2
+    c.eval.average_last = 2
+    c.data.update(data)
+    return c
+
+
+@pytest.mark.slow  # ~5 s: building and compiling the transformer
+def test_chiral_transformer_joints_and_twists_are_exactly_mirror_equivariant():
+    c = _transformer_config()
+    model = ik.make_model(ik.lifting.Variant("tf", "chiral", 8), c.model, seed=0)
+    model.eval()
+    x = np.random.default_rng(2).normal(size=(3, c.model.frames, 34)).astype(np.float32)
+    f = jax.jit(as_function(model))  # one compilation for both calls
+    out, out_m = f(jnp.asarray(x)), f(jnp.asarray(ik.SKELETON.spec(2).transform(x)))
+    assert out["joints"].shape == (3, 17 * 3) and out["twist"].shape == (3, 17, 2)
+    perm = ik.SKELETON.spec(1).joint_permutation
+    np.testing.assert_allclose(
+        out_m["joints"], ik.SKELETON.spec(3).transform(np.asarray(out["joints"])), atol=1e-5
+    )
+    twist = np.asarray(out["twist"])
+    np.testing.assert_allclose(out_m["twist"], twist[:, perm] * [1, -1], atol=1e-5)
+    np.testing.assert_allclose(out_m["twist"], kinematics.mirror_twist(twist, perm), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_ik_task_trains_and_evaluates_transformers(tmp_path):
+    c = _transformer_config(
+        synthetic={"seed": 0, "num_subjects": 2, "num_test_subjects": 1, "min_frames": 24, "max_frames": 24}
+    )
+    c.data.synthetic.num_cameras = 1
+    c.data.synthetic.motions = ("waving", "punching")
+    c.model.kind, c.train.epochs, c.eval.average_last = "chiral", 1, 1  # compilation dominates
+    results = ik.train_and_evaluate(c, str(tmp_path / "work"))
+    models = results["models"]
+    assert [m["kind"] for m in models] == ["chiral"]
+    for m in models:
+        assert m["name"].startswith("transformer_") and np.isfinite(m["mpjpe_after_ik_mm"])
+        assert np.isfinite(m["twist_error_deg"]) and m["params"] > 0

@@ -24,6 +24,14 @@ Outputs: the temporal nets emit ``(..., J * 5)`` channels, joint-major ``(x, y, 
 whose mirror is ``H36M.spec(5, negated=(0, 4))`` (x and the twist's sine flip, left/right swap), so
 the chiral net is exactly equivariant on joints and twists at once. :func:`split_outputs` also takes
 the dict a transformer lifter returns (``{"joints": (..., J * 3), "twist": (..., J, 2), ...}``).
+
+``model.arch = "transformer"``: the transformer lifters of
+:mod:`~chiral_jax.tasks.transformer_lifting` with one twist token per joint (its config keys
+``model.frames``, ``layers``, ``heads``, ``width``, ``ffn_layers``, ``tokens``), trained on
+``model.frames``-frame windows for the centre frame with its recipe (token-subset augmentation
+``train.keep_min``, Adam on the warmup + inverse-square-root schedule ``train.warmup_steps``,
+evaluation with the average of the last ``eval.average_last`` epoch checkpoints) and evaluated
+window by window.
 """
 
 from __future__ import annotations
@@ -45,10 +53,12 @@ from chiral_jax.data import PoseSequence, PoseWindows
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.data.sequence import render
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
+from chiral_jax.models.transformer import ChiralTransformerLifter, TransformerLifter, source_tokens
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tasks import lifting, runner
+from chiral_jax.tasks import transformer_lifting as tl
 from chiral_jax.tasks.runner import Column, TrainingSetup
-from chiral_jax.train import amsgrad_torch
+from chiral_jax.train import Trainer, amsgrad_torch
 
 __all__ = [
     "IK",
@@ -73,6 +83,7 @@ TWIST_JOINTS = tuple(j for j in range(len(PARENTS)) if PARENTS.count(j) == 1)
 INNER_JOINTS = tuple(j for j in range(len(PARENTS)) if CHILDREN[j] >= 0)
 BONES = tuple((PARENTS[j], j) for j in range(len(PARENTS)) if PARENTS[j] >= 0)
 IK_DATASETS = ("synthetic", "cmu_mocap")
+ARCHS = ("temporal", "transformer")
 
 
 def output_spec(skeleton: skeletons.Skeleton = SKELETON) -> ChiralSpec:
@@ -238,12 +249,24 @@ class IkData:
 # ---------------------------------------------------------------------------------- models
 
 
-def make_model(variant: lifting.Variant, model: ml_collections.ConfigDict, seed: int) -> nnx.Module:
-    """The lifter of ``variant`` for ``model.arch`` (``"temporal"``: VideoPose3D nets whose output
-    is :func:`output_spec`; the strided net trains, ``model(x, strided=False)`` evaluates)."""
+def _arch(model: ml_collections.ConfigDict) -> str:
     arch = model.get("arch", "temporal")
-    if arch != "temporal":
-        raise ValueError(f"model.arch must be 'temporal' (the transformer plugs in here), got {arch!r}")
+    if arch not in ARCHS:
+        raise ValueError(f"model.arch must be one of {ARCHS}, got {arch!r}")
+    return arch
+
+
+def make_model(variant: lifting.Variant, model: ml_collections.ConfigDict, seed: int) -> nnx.Module:
+    """The lifter of ``variant`` for ``model.arch``: ``"temporal"``, VideoPose3D nets whose output
+    is :func:`output_spec` (the strided net trains, ``model(x, strided=False)`` evaluates);
+    ``"transformer"``, a transformer lifter with twist tokens (``model(x, keep=...)`` on
+    ``(B, model.frames, J * 2)`` windows -> ``{"joints": (B, J * 3), "twist": (B, J, 2)}``)."""
+    if _arch(model) == "transformer":
+        if model.frames < 1 or model.frames % 2 == 0:
+            raise ValueError(
+                f"model.frames must be a positive odd number (a centred window), got {model.frames}"
+            )
+        return tl.make_transformer(variant, SKELETON, model, seed, twist=True)
     rngs = nnx.Rngs(seed)
     j = SKELETON.num_joints
     kwargs = dict(filter_widths=tuple(model.filter_widths), dropout=model.dropout, strided=True, rngs=rngs)
@@ -255,8 +278,11 @@ def make_model(variant: lifting.Variant, model: ml_collections.ConfigDict, seed:
     )
 
 
-def _apply(model: nnx.Module, x: Array, *, strided: bool) -> tuple[Array, Array]:
-    """Runs a lifter and splits its output (the one place that knows how a model is called)."""
+def _apply(model: nnx.Module, x: Array, *, strided: bool, keep: Array | None = None) -> tuple[Array, Array]:
+    """Runs a lifter and splits its output (the one place that knows how a model is called):
+    temporal nets take ``strided``, transformers the token ``keep`` mask."""
+    if isinstance(model, TransformerLifter | ChiralTransformerLifter):
+        return split_outputs(model(x, keep=keep), SKELETON.num_joints)
     return split_outputs(model(x, strided=strided), SKELETON.num_joints)
 
 
@@ -284,8 +310,8 @@ def loss_fn(twist_weight: float) -> Callable[[nnx.Module, dict[str, Array]], tup
     idx = np.asarray(TWIST_JOINTS)
 
     def fn(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict[str, Array]]:
-        joints, twist = _apply(model, batch["inputs"], strided=True)
-        # Targets are (B, J * 5) per window; the strided net gives (B, 1, J, ...).
+        joints, twist = _apply(model, batch["inputs"], strided=True, keep=batch.get("keep"))
+        # Targets are (B, J * 5) per window; the strided net gives (B, 1, J, ...), a transformer (B, J, ...).
         t_joints, t_twist = split_outputs(
             batch["targets"].reshape(*joints.shape[:-2], -1), SKELETON.num_joints
         )
@@ -348,18 +374,22 @@ def evaluate(
     model: nnx.Module, test: Sequence[IkSequence], config: ml_collections.ConfigDict
 ) -> dict[str, Any]:
     """Dilated-net predictions on whole test sequences, IK and the metrics (see the module doc)."""
-    model.eval()
-    graphdef, state = nnx.split(model)
+    if _arch(config.model) == "transformer":
+        frames, j = config.model.frames, SKELETON.num_joints
+        flat = lambda y: _flat(*split_outputs(y, j))  # noqa: E731
+        apply = tl.windowed_apply(model, SKELETON, frames=frames, output=flat)
+        ev = config.get("eval", ml_collections.ConfigDict())
+        kw = dict(chunk=ev.get("chunk", 16), batch_size=ev.get("batch_size", 16))
+    else:
+        model.eval()
+        graphdef, state = nnx.split(model)
+        frames, kw = math.prod(config.model.filter_widths), {}
 
-    def apply(x: Array) -> Array:
-        return _flat(*_apply(nnx.merge(graphdef, state, copy=True), x, strided=False))
+        def apply(x: Array) -> Array:
+            return _flat(*_apply(nnx.merge(graphdef, state, copy=True), x, strided=False))
 
-    windows = PoseWindows(
-        [s.seq.pose_2d for s in test],
-        receptive_field=math.prod(config.model.filter_widths),
-        flatten=True,
-    )
-    preds, fps = lifting.predict(apply, windows)
+    windows = PoseWindows([s.seq.pose_2d for s in test], receptive_field=frames, flatten=True)
+    preds, fps = lifting.predict(apply, windows, **kw)
     return {**_ik_over(test, preds), "eval_frames_per_second": fps}
 
 
@@ -421,13 +451,15 @@ class IkTask(runner.Task):
         }
 
     def variants(self, config: ml_collections.ConfigDict) -> list[lifting.Variant]:
+        if _arch(config.model) == "transformer":
+            return tl.transformer_variants(config.model, config.train.augment)
         return lifting.variants(config.model, config.train.augment)
 
     def describe_variant(self, variant: lifting.Variant) -> dict[str, Any]:
         return {
             "name": variant.name,
             "kind": variant.kind,
-            "arch": "temporal",
+            "arch": "transformer" if variant.name.startswith("transformer_") else "temporal",
             "channels": variant.channels,
             "activation": variant.activation,
             "augment": variant.augment,
@@ -437,10 +469,12 @@ class IkTask(runner.Task):
         self, variant: lifting.Variant, seed: int, data: IkData, config: ml_collections.ConfigDict
     ) -> TrainingSetup:
         model = make_model(variant, config.model, seed)
+        transformer = _arch(config.model) == "transformer"
+        m, t = config.model, config.train
         windows = PoseWindows(
             [s.seq.pose_2d for s in data.train],
             [s.targets for s in data.train],
-            receptive_field=math.prod(config.model.filter_widths),
+            receptive_field=m.frames if transformer else math.prod(m.filter_widths),
             flatten=True,
         )
         bs = config.train.batch_size
@@ -450,7 +484,7 @@ class IkTask(runner.Task):
         augment = _MirrorJointsAndTwists() if variant.augment else None
 
         def batches(epoch: int) -> Any:
-            return window_batches(
+            it = window_batches(
                 windows,
                 bs,
                 seed=seed,
@@ -459,13 +493,35 @@ class IkTask(runner.Task):
                 process_index=jax.process_index(),
                 process_count=jax.process_count(),
             )
+            if not transformer:
+                return it
+            n_src = source_tokens(m.tokens, m.frames, SKELETON.num_joints)
+            return tl.keep_batches(it, seed=seed, epoch=epoch, tokens=n_src, keep_min=t.keep_min)
 
+        if transformer:  # the transformer task's recipe: Adam, warmup + 1/sqrt decay, no batch norm
+            return TrainingSetup(
+                model,
+                optax.adam(tl.inverse_sqrt_schedule(t.lr, t.warmup_steps)),
+                loss_fn(t.twist_weight),
+                batches,
+                steps,
+                t.epochs,
+                bn_momentum=None,
+                checkpoints_kept=max(3, config.eval.average_last),
+            )
         lr = optax.exponential_decay(
             config.train.lr, transition_steps=config.train.lr_decay_steps, decay_rate=config.train.lr_decay
         )
         return TrainingSetup(
             model, amsgrad_torch(lr), loss_fn(config.train.twist_weight), batches, steps, config.train.epochs
         )
+
+    def final_model(self, trainer: Trainer, config: ml_collections.ConfigDict) -> nnx.Module:
+        """Transformers: the average of the last ``eval.average_last`` checkpoints (as the
+        transformer lifting task); temporal nets: the trained one."""
+        if _arch(config.model) == "transformer":
+            return tl.TransformerLiftingTask.final_model(self, trainer, config)  # type: ignore[arg-type]
+        return trainer.model
 
     def evaluate(
         self, model: nnx.Module, variant: lifting.Variant, data: IkData, config: ml_collections.ConfigDict

@@ -51,6 +51,7 @@ __all__ = [
     "TransformerLiftingTask",
     "draw_keep",
     "inverse_sqrt_schedule",
+    "keep_batches",
     "make_transformer",
     "train_and_evaluate",
     "transformer_variants",
@@ -89,6 +90,17 @@ def draw_keep(rng: np.random.Generator, batch: int, tokens: int, keep_min: float
     return keep
 
 
+def keep_batches(
+    batches: Iterator[dict[str, Any]], *, seed: int, epoch: int, tokens: int, keep_min: float
+) -> Iterator[dict[str, Any]]:
+    """Adds each batch's token keep mask (:func:`draw_keep`, ``"keep"``: (B, tokens) booleans);
+    one generator per (seed, epoch, step, process), so runs are deterministic."""
+    for step, batch in enumerate(batches):
+        rng = np.random.default_rng((seed, epoch, step, jax.process_index()))
+        keep = draw_keep(rng, len(batch["inputs"]), tokens, keep_min)
+        yield {"inputs": batch["inputs"], "targets": batch["targets"], "keep": keep}
+
+
 def transformer_variants(model: ml_collections.ConfigDict, augment: bool) -> list[Variant]:
     """The variants ``model.kind`` asks for (chiral | baseline | both); ``channels`` is the width."""
     kinds = {"both": ("chiral", "baseline"), "chiral": ("chiral",), "baseline": ("baseline",)}
@@ -111,9 +123,17 @@ def transformer_variants(model: ml_collections.ConfigDict, augment: bool) -> lis
 
 
 def make_transformer(
-    variant: Variant, skeleton: skeletons.Skeleton, model: ml_collections.ConfigDict, seed: int = 0
+    variant: Variant,
+    skeleton: skeletons.Skeleton,
+    model: ml_collections.ConfigDict,
+    seed: int = 0,
+    *,
+    twist: bool = False,
 ) -> nnx.Module:
+    """The plain or chiral lifter of ``variant``; ``twist``: also one twist token per joint (the
+    net then returns ``{"joints": (B, J * 3), "twist": (B, J, 2)}``)."""
     kw = dict(
+        twist=twist,
         frames=model.frames,
         layers=model.layers,
         heads=model.heads,
@@ -130,10 +150,21 @@ def make_transformer(
 
 
 def windowed_apply(
-    model: nnx.Module, skeleton: skeletons.Skeleton, *, frames: int, flip_average: bool = False
+    model: nnx.Module,
+    skeleton: skeletons.Skeleton,
+    *,
+    frames: int,
+    flip_average: bool = False,
+    output: Callable[[Any], Array] | None = None,
 ) -> Callable[[Array], Array]:
     """``(B, chunk + frames - 1, J * 2) -> (B, chunk, J * 3)``: the eval-mode net on the window of
-    every output frame (all tokens kept); with ``flip_average`` the test-time flip average."""
+    every output frame (all tokens kept); with ``flip_average`` the test-time flip average.
+
+    ``output``: maps the net's output to ``(N, C)`` channels (e.g. a dict of joints and twists);
+    then ``(B, chunk, C)`` comes out (``flip_average`` needs the default, joints only).
+    """
+    if flip_average and output is not None:
+        raise ValueError("windowed_apply: flip_average averages joint outputs; pass output=None")
     model.eval()
     graphdef, state = nnx.split(model)
     spec_in, spec_out = skeleton.spec(2), skeleton.spec(3)
@@ -143,7 +174,7 @@ def windowed_apply(
         b, chunk = x.shape[0], x.shape[1] - frames + 1
         win = jnp.stack([x[:, t : t + frames] for t in range(chunk)], axis=1)
         win = win.reshape(b * chunk, frames, x.shape[-1])
-        y = net(win)
+        y = net(win) if output is None else output(net(win))
         if flip_average:
             y = 0.5 * (y + spec_out.transform(net(spec_in.transform(win))))
         return y.reshape(b, chunk, y.shape[-1])
@@ -190,10 +221,7 @@ class TransformerLiftingTask(LiftingTask):
                 process_index=jax.process_index(),
                 process_count=jax.process_count(),
             )
-            for step, batch in enumerate(it):
-                rng = np.random.default_rng((seed, epoch, step, jax.process_index()))
-                keep = draw_keep(rng, len(batch["inputs"]), n_src, t.keep_min)
-                yield {"inputs": batch["inputs"], "targets": batch["targets"], "keep": keep}
+            yield from keep_batches(it, seed=seed, epoch=epoch, tokens=n_src, keep_min=t.keep_min)
 
         j = sk.num_joints
 
