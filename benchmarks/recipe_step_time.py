@@ -91,7 +91,13 @@ def time_variant(
     s = lifting.LIFTING.setup(variant, config.seed, data, config)
     with tempfile.TemporaryDirectory(prefix="recipe_step_time_") as workdir:
         trainer = Trainer(
-            s.model, s.optimizer, s.loss_fn, workdir=workdir, bn_momentum=s.bn_momentum, progress=False
+            s.model,
+            s.optimizer,
+            s.loss_fn,
+            workdir=workdir,
+            bn_momentum=s.bn_momentum,
+            progress=False,
+            device_data=s.device_data,  # device-resident windows: batches are indices and flips
         )
         epoch, it = 0, iter(s.batches(0))
 
