@@ -46,6 +46,15 @@ BF16_CASES = (
 )
 DTYPES = {"f32": jnp.float32, "f64": jnp.float64, "bf16": jnp.bfloat16}
 SLOW = pytest.mark.slow
+# Battery cases that are whole nets (compile-heavy), by name prefix.
+NET_CASE_PREFIXES = (
+    "mlp",
+    "temporal_conv_stack",
+    "transformer_lifter",
+    "action_net",
+    "gru_stacked",
+    "lstm_stacked",
+)
 
 
 def _spec_param(case: str, pair: str, dtype: str):
@@ -92,13 +101,16 @@ def test_battery_eval_mode(case, pair):
 @pytest.mark.slow
 def test_battery_default_xla_flags():
     """conftest compiles with LLVM optimizations off (suite time); users run XLA's defaults. Every
-    case in float32 on the first pair, and the functional column under jit, compiled as users do."""
+    layer case (the nets compose them) in float32 on the first pair, and the functional column under
+    jit, compiled as users do."""
     env = {**os.environ, "XLA_FLAGS": ""}  # set, so conftest's setdefault keeps it
-    select = f"test_battery_specs and {QUICK_PAIR}-f32 or test_functional_under_transforms and jit"
+    layers = [c for c in CASES if not c.startswith(NET_CASE_PREFIXES)]
+    nets = " and ".join(f"not {p}" for p in NET_CASE_PREFIXES)
+    select = f"test_battery_specs and {QUICK_PAIR}-f32 and {nets} or test_functional_under_transforms and jit"
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", select]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert re.search(rf"\b{len(CASES) + len(FUNCTIONAL_CASES)} passed\b", run.stdout), run.stdout[-2000:]
+    assert re.search(rf"\b{len(layers) + len(FUNCTIONAL_CASES)} passed\b", run.stdout), run.stdout[-2000:]
 
 
 def test_battery_f64_needs_x64():

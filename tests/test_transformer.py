@@ -157,8 +157,9 @@ def test_feature_map_source_and_plain_lifter():
         34, 51, frames=3, layers=1, heads=2, width=8, tokens="frame", shape=2, rngs=nnx.Rngs(0)
     )
     graphdef, state = nnx.split(plain)
-    out = jax.jit(lambda x, k: nnx.merge(graphdef, state)(x, keep=k))(
-        jnp.zeros((2, 3, 34)), jnp.ones((2, 3), bool)
+    # The state goes in as an argument: training-mode dropout advances its RNG count inside the trace.
+    out = jax.jit(lambda st, x, k: nnx.merge(graphdef, st)(x, keep=k))(
+        state, jnp.zeros((2, 3, 34)), jnp.ones((2, 3), bool)
     )
     assert out["joints"].shape == (2, 51) and out["shape"].shape == (2, 2) and "twist" not in out
     with pytest.raises(ValueError, match="grid"):
