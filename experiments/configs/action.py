@@ -1,10 +1,8 @@
 """Default action-recognition config: the built-in synthetic action clips (no files needed).
 
 Command:  python experiments/action.py --workdir /tmp/action
-Runtime:  23 min 53 s wall but 5 min 13 s of CPU time (user + sys) on the 2-core CPU machine
-          (x86_64, jax 0.10.2) while it was shared with other jobs (load average 12-15): 12 runs of
-          40 epochs, mostly compilation. On 2 idle cores the wall time is bounded by about the CPU
-          time (an estimate from it, not a measurement on an idle machine).
+Runtime:  2 min 53 s on the idle 2-core CPU machine (x86_64, jax 0.10.2): 12 runs of 40 epochs,
+          mostly compilation (23 min 53 s when the machine was shared, load average 12-15).
 Result:   test top-1 (%), 96 clips, 3 seeds: chiral 75.3 +- 8.5, chiral at the baseline's
           parameters 64.2 +- 13.0, baseline 68.1 +- 5.7 (63.2 on the mirrored test clips; 66.3 +-
           14.0 with flip averaging), baseline with mirror augmentation 58.0 +- 10.3 (59.7 +- 10.1
