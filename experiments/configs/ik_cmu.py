@@ -2,8 +2,8 @@
 
 Command:  python experiments/ik_cmu.py --workdir /tmp/ik_cmu
           (real CMU data: --config.data.name=cmu_mocap --config.data.manual_dir=/path/to/cmu_mocap)
-Runtime:  22 min 12 s wall (7 min 1 s CPU user) on the 2-core CPU machine while six engineers shared
-          it (load average 12-16): 4 runs of 24 epochs x 141 steps, plus IK evaluation.
+Runtime:  4 min 25 s on the idle 2-core CPU machine: 4 runs of 24 epochs x 141 steps, plus IK
+          evaluation (22 min 12 s when six jobs shared the machine, load average 12-16).
 Result:   test errors over 2 seeds (synthetic): chiral width 128 MPJPE 32.4 +- 0.9 mm, after IK
           26.5 +- 1.0 mm, rotation 5.8 +- 0.1 deg, twist 0.7 deg; baseline with mirror augmentation
           35.2 / 30.0 mm, 6.5 deg, 0.7 deg. Real CMU (1 seed, --config.num_seeds=1): chiral 110.6 /
