@@ -7,11 +7,11 @@ plus the transformer's: ``model.frames`` (window, odd), ``model.layers``, ``mode
 is the peak learning rate.
 
 Command:  python experiments/transformer_lift.py --workdir /tmp/transformer_lift
-Runtime:  10 min 45 s wall for the 3 seeds (9 runs of 12 epochs x 56 steps) on the 2-core CPU
-          machine (x86_64, jax 0.10.2) while it was shared (load average 4.7-7.4; the job got 84%
-          of ONE core: 497 s user + 51 s system CPU time), so an idle box should fit the 10-minute
-          budget (not measured idle). Per run: chiral w64 ~50 s, chiral w88 ~85 s, plain ~44 s
-          (compilation ~15 s of each); evaluating all 12,652 test frames takes seconds.
+Runtime:  8 min 43 s wall on the idle 2-core machine (remeasured; the same table to the digit);
+          10 min 45 s when first measured for the 3 seeds (9 runs of 12 epochs x 56 steps) on the
+          shared machine (x86_64, jax 0.10.2; load 4.7-7.4, 497 s user CPU). Per run there:
+          chiral w64 ~50 s, chiral w88 ~85 s, plain ~44 s (compilation ~15 s of each);
+          evaluating all 12,652 test frames takes seconds.
 Result:   test MPJPE over 3 seeds (mm): chiral width 64 67.7 +- 1.5, chiral width 88 (the plain
           net's parameters) 62.4 +- 3.5, plain width 64 with mirror augmentation 71.5 +- 1.2, the
           same with test-time flip averaging 67.5 +- 1.2. Training MPJPE is still falling (~84 mm
