@@ -30,25 +30,18 @@ def get_config():
     c.model.arch = "transformer"
     # A quarter of ik_cmu.py's synthetic frames (one camera per subject instead of four) for CPU.
     c.data.synthetic = ml_collections.ConfigDict({"seed": 0, "num_cameras": 1})
-    # The transformer lifting default's recipe (transformer_lift.py), sized for 2 CPU cores: one
-    # source token per frame of a 9-frame window, a small net, a short warmup to a high peak lr. The
-    # former joint-token form (3 frames x 17 joints, width 32) was at 212 mm after 3 epochs.
-    c.model.frames = 9
-    c.model.layers = 2
-    c.model.heads = 4
-    c.model.width = 64
-    c.model.tokens = "frame"  # joint | frame
-    c.model.ffn_layers = 2
-    c.model.dropout = 0.1
+    # The transformer lifting default's recipe (transformer_lift.py, read from there so the two stay
+    # one recipe), sized for 2 CPU cores: one source token per frame of a 9-frame window, a small
+    # net, a short warmup to a high peak lr. The former joint-token form (3 frames x 17 joints, width
+    # 32) was at 212 mm after 3 epochs.
+    recipe = load_sibling_config(__file__, "transformer_lift.py")
+    for key in ("frames", "layers", "heads", "width", "tokens", "ffn_layers", "dropout"):
+        c.model[key] = recipe.model[key]
+    for key in ("batch_size", "lr", "warmup_steps", "keep_min", "checkpoint_every_seconds"):
+        c.train[key] = recipe.train[key]
+    c.eval = ml_collections.ConfigDict()  # ik_cmu.py has no eval keys
+    for key in ("average_last", "chunk", "batch_size"):
+        c.eval[key] = recipe.eval[key]
     c.model.equal_params = False  # one chiral variant at model.width, as ik_cmu.py
     c.train.epochs = 8
-    c.train.batch_size = 64
-    c.train.lr = 3e-3  # peak of the warmup + inverse-square-root schedule
-    c.train.warmup_steps = 50
-    c.train.keep_min = 0.8  # keep 80%..100% of the source tokens per batch
-    c.train.checkpoint_every_seconds = 0  # every epoch saved: the last few are averaged
-    c.eval = ml_collections.ConfigDict()  # ik_cmu.py has no eval keys
-    c.eval.average_last = 3
-    c.eval.chunk = 16
-    c.eval.batch_size = 16
     return c
