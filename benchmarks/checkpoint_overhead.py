@@ -37,7 +37,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -51,7 +50,7 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import machine_info
+from chiral_jax.benchmarking import report
 from chiral_jax.models import ChiralTemporalModel
 from chiral_jax.train import Trainer, amsgrad_torch, read_metrics
 
@@ -212,11 +211,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         t0 = time.perf_counter()
         rows.append(run_mode(args, mode))
         print(f"# {mode}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    info = machine_info()
-    print(format_table(rows, args, info))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "machine": info, "rows": rows}, f, indent=2)
+    report(lambda info: format_table(rows, args, info), args.json, args=vars(args), rows=rows)
     return rows
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -41,7 +40,7 @@ import numpy as np
 from chiral_jax import functional as F
 from chiral_jax import skeletons
 from chiral_jax.basis import EvenOdd
-from chiral_jax.benchmarking import machine_info, machine_line, time_interleaved
+from chiral_jax.benchmarking import machine_line, report, time_interleaved
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tasks import lifting
 from chiral_jax.train import Trainer, amsgrad_torch
@@ -317,11 +316,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.no_steps:
         with tempfile.TemporaryDirectory(prefix="chiral_profile_") as workdir:
             out["steps"] = step_timings(args.channels, args.step_batch, (3, 3, 3), args.step_repeats, workdir)
-    info = machine_info()
-    print(format_report(out, info))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, **out}, f, indent=1)
+    report(lambda info: format_report(out, info), args.json, **out)
     return out
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import threading
 import time
@@ -43,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from chiral_jax.benchmarking import machine_info, time_interleaved
+from chiral_jax.benchmarking import report, time_interleaved
 from chiral_jax.data import MirrorAugment, PoseWindows
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.skeletons import H36M
@@ -244,11 +243,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         args.seed,
     )
     print(f"# done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    info = machine_info()
-    print(format_table(rows, info, sizes))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, **sizes, "rows": rows}, f, indent=1)
+    report(lambda info: format_table(rows, info, sizes), args.json, **sizes, rows=rows)
     return rows
 
 

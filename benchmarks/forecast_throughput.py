@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -64,8 +63,8 @@ from chiral_jax.benchmarking import (
     CHIRAL_VS_BASELINE_RATIOS,
     TimedCall,
     compare_calls,
-    machine_info,
     machine_line,
+    report,
 )
 from chiral_jax.tasks import forecasting
 from chiral_jax.tasks.configs import load_config_file
@@ -337,11 +336,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         for i, row in enumerate(rows):
             out.append(measure_row(row, args.config, repeats, args.seed + i, workdir))
             print(f"# {row.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    info = machine_info()
-    print(format_table(out, info, repeats))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "repeats": repeats, "rows": out}, f, indent=1)
+    report(lambda info: format_table(out, info, repeats), args.json, repeats=repeats, rows=out)
     return out
 
 

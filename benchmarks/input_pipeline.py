@@ -28,7 +28,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ import jax
 import numpy as np
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import machine_info, time_interleaved
+from chiral_jax.benchmarking import report, time_interleaved
 from chiral_jax.data import MirrorAugment, PoseWindows
 from chiral_jax.data.device_windows import DeviceWindows
 from chiral_jax.tasks import lifting
@@ -231,11 +230,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         for widths, sb in configs:
             rows.append(measure(widths, args, workdir, sb))
             print(f"# {rows[-1]['frames']} frames done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    info = machine_info()
-    print(format_table(rows, info, args))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "args": vars(args), "rows": rows}, f, indent=1)
+    report(lambda info: format_table(rows, info, args), args.json, args=vars(args), rows=rows)
     return rows
 
 

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +45,7 @@ import jax.numpy as jnp
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, to_even_odd
-from chiral_jax.benchmarking import machine_info, time_interleaved, xla_flops
+from chiral_jax.benchmarking import report, time_interleaved, xla_flops
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
 
@@ -294,11 +293,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     for i, case in enumerate(make_cases(hidden)):
         rows.append(measure_case(case, batch, repeats, jax.random.fold_in(key, i)))
         print(f"# {case.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    info = machine_info()
-    print(format_table(rows, info, repeats))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "repeats": repeats, "rows": rows}, f, indent=1)
+    report(lambda info: format_table(rows, info, repeats), args.json, repeats=repeats, rows=rows)
     return rows
 
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import os
 import sys
@@ -64,9 +63,9 @@ from chiral_jax.benchmarking import (
     CHIRAL_VS_BASELINE_RATIOS,
     TimedCall,
     compare_calls,
-    machine_info,
     machine_line,
     memory_stats,
+    report,
 )
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.runner import num_params
@@ -405,11 +404,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
             bf16 = not quick if args.bf16 is None else args.bf16
             out.append(measure_row(row, batch, infer_batch, chunk, repeats, args.seed + i, workdir, bf16))
             print(f"# {row.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    info = machine_info()
-    print(format_table(out, info, repeats))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "repeats": repeats, "rows": out}, f, indent=1)
+    report(lambda info: format_table(out, info, repeats), args.json, repeats=repeats, rows=out)
     return out
 
 

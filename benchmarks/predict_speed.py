@@ -21,7 +21,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -33,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import machine_info, time_interleaved
+from chiral_jax.benchmarking import report, time_interleaved
 from chiral_jax.predict import Lifter, load_lifter
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.runner import num_params
@@ -158,11 +157,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     for lifters in sets:
         rows.append(measure(lifters, frames, repeats, args.seed))
         print(f"# {rows[-1]['name']}: done", file=sys.stderr, flush=True)
-    info = machine_info()
-    print(format_table(rows, info, repeats))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, "repeats": repeats, "rows": rows}, f, indent=1)
+    report(lambda info: format_table(rows, info, repeats), args.json, repeats=repeats, rows=rows)
     return rows
 
 

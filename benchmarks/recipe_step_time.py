@@ -30,7 +30,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from chiral_jax.benchmarking import machine_info
+from chiral_jax.benchmarking import report
 from chiral_jax.data import fixtures
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.configs import load_config_file
@@ -206,11 +205,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         config.data.manual_dir = str(Path(tmp) / "manual")
         config.data.data_dir = str(Path(tmp) / "tfds")
         rows = measure(config, args.steps)
-    info = machine_info()
-    print(format_table(rows, config, info))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "machine": info, "rows": rows}, f, indent=2)
+    report(lambda info: format_table(rows, config, info), args.json, args=vars(args), rows=rows)
     return rows
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +37,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from chiral_jax import nn
-from chiral_jax.benchmarking import machine_info, time_interleaved
+from chiral_jax.benchmarking import report, time_interleaved
 from chiral_jax.models import pose_velocity_spec
 from chiral_jax.skeletons import PENN_ACTION
 from chiral_jax.spec import ChiralSpec
@@ -128,11 +127,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     t0 = time.perf_counter()
     result = measure(batch, steps, hidden, repeats)
     print(f"# done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    info = machine_info()
-    print(format_table(result, info))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": info, **result}, f, indent=1)
+    report(lambda info: format_table(result, info), args.json, **result)
     return result
 
 

@@ -8,6 +8,7 @@ Not imported by ``import chiral_jax``: ``from chiral_jax.benchmarking import tim
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import statistics
@@ -230,6 +231,20 @@ def machine_line(info: Mapping[str, Any]) -> str:
         + (f", XLA_FLAGS={info['xla_flags']!r}" if info.get("xla_flags") else "")
         + (f", load average {', '.join(f'{x:.1f}' for x in load)}" if load else "")
     )
+
+
+def report(format_report: Callable[[dict[str, Any]], str], json_path: str | None, **payload: Any) -> dict:
+    """Prints a benchmark's report and writes its raw numbers; returns :func:`machine_info`.
+
+    ``format_report(info)`` makes the printed text (tables led by :func:`machine_line`); with
+    ``json_path`` the file gets ``{"machine": info, **payload}``, the numbers behind the text.
+    """
+    info = machine_info()
+    print(format_report(info))
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump({"machine": info, **payload}, f, indent=1)
+    return info
 
 
 MEMORY_FIELDS = (

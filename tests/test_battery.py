@@ -204,3 +204,41 @@ def test_assert_equivariant_accepts_pytrees():
     testing.assert_equivariant(fn, (x, 2 * x), (spec, spec), (spec, spec))
     with pytest.raises(AssertionError):
         testing.assert_equivariant(lambda p: (p[0], p[1] + 1.0), (x, x), (spec, spec), (spec, spec))
+
+
+def test_battery_states_hold_no_empty_arrays():
+    """Orbax cannot save zero-size arrays: no layer may store an empty tied block (e.g. the odd
+    block into an invariant output), on any spec pair."""
+    empty = []
+    for name, pair in CASE_PAIRS:
+        state = nnx.state(CASES[name].build(*SPEC_PAIRS[pair], nnx.Rngs(0)))
+        for path, leaf in jax.tree_util.tree_leaves_with_path(state):
+            if getattr(leaf, "size", 1) == 0:
+                empty.append(f"{name} on {pair}: {jax.tree_util.keystr(path)} {leaf.shape}")
+    assert not empty, "\n".join(empty)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda r: nn.ChiralInvariant(H36M.spec(2), 5, odd_magnitudes=True, rngs=r),
+        # No odd input channels: the odd block (0, num_odd) is empty.
+        lambda r: nn.ChiralLinear(testing.battery.ChiralSpec.invariant(4), H36M.spec(3), rngs=r),
+        lambda r: nn.ChiralConv1d(H36M.spec(2), testing.battery.ChiralSpec.invariant(6), 3, rngs=r),
+    ],
+    ids=["invariant_head", "linear_from_invariant", "conv_to_invariant"],
+)
+def test_layers_with_empty_blocks_checkpoint_and_restore(build, tmp_path):
+    from chiral_jax.train.checkpoint import Checkpointer
+
+    layer = testing.randomize_params(build(nnx.Rngs(0)), 1)
+    x = jax.random.normal(jax.random.key(2), (2, 3, layer.in_spec.size))
+    want = layer(x)
+    with Checkpointer(str(tmp_path), async_save=False) as ckpt:
+        ckpt.save(1, nnx.state(layer))
+    fresh = build(nnx.Rngs(7))
+    with Checkpointer(str(tmp_path)) as ckpt:
+        epoch, state = ckpt.restore_latest(nnx.state(fresh))
+    nnx.update(fresh, state)
+    assert epoch == 1
+    assert jnp.array_equal(fresh(x), want)

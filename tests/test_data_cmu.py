@@ -8,97 +8,12 @@ import pytest
 
 from chiral_jax.data import cmu_mocap as cmu
 from chiral_jax.data.errors import MalformedDatasetFile, MissingDatasetFile
+from chiral_jax.data.fixtures import write_amc, write_asf
 from chiral_jax.skeletons import H36M
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CMU_DIR = SHARED / "data" / "cmu_mocap"
 UNIT = 0.0254 / 0.45  # metres per ASF length unit with ":units length 0.45"
-
-# name, parent, direction, length, axis, dof (left side; the right side mirrors x).
-_LEFT = [
-    ("lhipjoint", "root", (0.6, -0.7, 0.25), 2.5, (0, 0, 0), ()),
-    ("lfemur", "lhipjoint", (0.34202, -0.939693, 0), 7.5, (0, 0, 20), ("rx", "ry", "rz")),
-    ("ltibia", "lfemur", (0.34202, -0.939693, 0), 7.2, (0, 0, 20), ("rx",)),
-    ("lfoot", "ltibia", (0.09, -0.24, 0.97), 2.2, (-90, 0, 20), ("rx", "rz")),
-    ("ltoes", "lfoot", (0, 0, 1), 1.1, (-90, 0, 20), ("rx",)),
-    ("lclavicle", "thorax", (0.97, 0.25, -0.05), 3.6, (0, 0, 0), ("ry", "rz")),
-    ("lhumerus", "lclavicle", (1, 0, 0), 4.9, (180, -30, -90), ("rx", "ry", "rz")),
-    ("lradius", "lhumerus", (1, 0, 0), 3.4, (180, -30, -90), ("rx",)),
-    ("lwrist", "lradius", (1, 0, 0), 1.7, (0, 90, 90), ("ry",)),
-]
-_CENTER = [
-    ("lowerback", "root", (0, 1, 0), 2.0, (0, 0, 0), ("rx", "ry", "rz")),
-    ("upperback", "lowerback", (0, 1, 0), 2.0, (0, 0, 0), ("rx", "ry", "rz")),
-    ("thorax", "upperback", (0, 1, 0), 2.0, (0, 0, 0), ("rx", "ry", "rz")),
-    ("lowerneck", "thorax", (0, 1, 0.1), 1.6, (0, 0, 0), ("rx", "ry", "rz")),
-    ("upperneck", "lowerneck", (0, 1, -0.06), 1.6, (0, 0, 0), ("rx", "ry", "rz")),
-    ("head", "upperneck", (0, 1, -0.03), 1.6, (0, 0, 0), ("rx", "ry", "rz")),
-]
-
-
-def _bones():
-    out = list(_CENTER)
-    for name, parent, d, length, axis, dof in _LEFT:
-        out.append((name, parent, d, length, axis, dof))
-        rp = parent if parent in ("root", "thorax") else "r" + parent[1:]
-        out.append(("r" + name[1:], rp, (-d[0], d[1], d[2]), length, (axis[0], -axis[1], -axis[2]), dof))
-    return out
-
-
-def write_asf(path: Path) -> None:
-    lines = [
-        "# fixture",
-        ":version 1.10",
-        ":name VICON",
-        ":units",
-        "  mass 1.0",
-        "  length 0.45",
-        "  angle deg",
-        ":root",
-        "   order TX TY TZ RX RY RZ",
-        "   axis XYZ",
-        "   position 0 0 0",
-        "   orientation 0 0 0",
-        ":bonedata",
-    ]
-    for i, (name, _, d, length, axis, dof) in enumerate(_bones()):
-        lines += [
-            "  begin",
-            f"     id {i + 1}",
-            f"     name {name}",
-            f"     direction {d[0]} {d[1]} {d[2]}",
-            f"     length {length}",
-            f"     axis {axis[0]} {axis[1]} {axis[2]}  XYZ",
-        ]
-        if dof:
-            limits = "\n           ".join(["(-180.0 180.0)"] * len(dof))
-            lines += ["    dof " + " ".join(dof), "    limits " + limits]
-        lines.append("  end")
-    children: dict[str, list[str]] = {}
-    for name, parent, *_ in _bones():
-        children.setdefault(parent, []).append(name)
-    lines += [":hierarchy", "  begin"] + [f"    {p} {' '.join(c)}" for p, c in children.items()] + ["  end"]
-    path.write_text("\r\n".join(lines) + "\r\n")
-
-
-def write_amc(path: Path, frames: int, seed: int = 0, zero: bool = False) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    values = {
-        "root": np.concatenate(
-            [rng.normal(size=(frames, 3)) * 5 + [0, 17, 0], rng.uniform(-30, 30, size=(frames, 3))], axis=1
-        )
-    }
-    for name, _, _, _, _, dof in _bones():
-        if dof:
-            values[name] = rng.uniform(-40, 40, size=(frames, len(dof)))
-    if zero:
-        values = {k: np.zeros_like(v) for k, v in values.items()}
-    lines = ["#!OML:ASF fixture", ":FULLY-SPECIFIED", ":DEGREES"]
-    for f in range(frames):
-        lines.append(str(f + 1))
-        lines += [k + " " + " ".join(f"{x:.6f}" for x in v[f]) for k, v in values.items()]
-    path.write_text("\r\n".join(lines) + "\r\n")
-    return values
 
 
 @pytest.fixture()

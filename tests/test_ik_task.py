@@ -10,9 +10,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-from test_data_cmu import write_amc, write_asf  # the ASF/AMC fixture writers
 
 from chiral_jax import kinematics
+from chiral_jax.data.fixtures import write_amc, write_asf
 from chiral_jax.equivariance import assert_equivariant
 from chiral_jax.tasks import ik
 from chiral_jax.testing.battery import as_function

@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_data_cmu import write_amc, write_asf  # the ASF/AMC fixture writers
 
 from chiral_jax import rotations as R
 from chiral_jax.data import cmu_mocap as cmu
 from chiral_jax.data import synthetic
+from chiral_jax.data.fixtures import write_amc, write_asf
 from chiral_jax.kinematics import (
     BodyModel,
     children_of,

@@ -1,4 +1,5 @@
-"""Writers of small files in VideoPose3D's npz format (Human3.6M, HumanEva), for tests and demos.
+"""Writers of small dataset files in the real formats, for tests and demos: VideoPose3D's npz
+(Human3.6M, HumanEva), Penn Action .mat, Kinetics-skeleton JSON, NW-UCLA and CMU ASF/AMC.
 
 The real datasets are licensed; these fixtures have the exact structure (pickled dicts in
 ``np.savez_compressed`` archives) with synthetic content: 3D points near the capture area and, for
@@ -12,6 +13,8 @@ __all__ = [
     "HUMANEVA_ACTIONS",
     "PENN_ACTION_VIDEOS",
     "body_motion",
+    "write_amc",
+    "write_asf",
     "write_h36m",
     "write_humaneva",
     "write_kinetics_skeleton",
@@ -266,3 +269,96 @@ def write_nw_ucla(folder: Path) -> dict[str, np.ndarray]:
         )
         out[stem] = skel
     return out
+
+
+# CMU-style bones: name, parent, direction, length, axis, dof (left side; the right side mirrors x).
+_ASF_LEFT = [
+    ("lhipjoint", "root", (0.6, -0.7, 0.25), 2.5, (0, 0, 0), ()),
+    ("lfemur", "lhipjoint", (0.34202, -0.939693, 0), 7.5, (0, 0, 20), ("rx", "ry", "rz")),
+    ("ltibia", "lfemur", (0.34202, -0.939693, 0), 7.2, (0, 0, 20), ("rx",)),
+    ("lfoot", "ltibia", (0.09, -0.24, 0.97), 2.2, (-90, 0, 20), ("rx", "rz")),
+    ("ltoes", "lfoot", (0, 0, 1), 1.1, (-90, 0, 20), ("rx",)),
+    ("lclavicle", "thorax", (0.97, 0.25, -0.05), 3.6, (0, 0, 0), ("ry", "rz")),
+    ("lhumerus", "lclavicle", (1, 0, 0), 4.9, (180, -30, -90), ("rx", "ry", "rz")),
+    ("lradius", "lhumerus", (1, 0, 0), 3.4, (180, -30, -90), ("rx",)),
+    ("lwrist", "lradius", (1, 0, 0), 1.7, (0, 90, 90), ("ry",)),
+]
+_ASF_CENTER = [
+    ("lowerback", "root", (0, 1, 0), 2.0, (0, 0, 0), ("rx", "ry", "rz")),
+    ("upperback", "lowerback", (0, 1, 0), 2.0, (0, 0, 0), ("rx", "ry", "rz")),
+    ("thorax", "upperback", (0, 1, 0), 2.0, (0, 0, 0), ("rx", "ry", "rz")),
+    ("lowerneck", "thorax", (0, 1, 0.1), 1.6, (0, 0, 0), ("rx", "ry", "rz")),
+    ("upperneck", "lowerneck", (0, 1, -0.06), 1.6, (0, 0, 0), ("rx", "ry", "rz")),
+    ("head", "upperneck", (0, 1, -0.03), 1.6, (0, 0, 0), ("rx", "ry", "rz")),
+]
+
+
+def _asf_bones() -> list[tuple]:
+    out = list(_ASF_CENTER)
+    for name, parent, d, length, axis, dof in _ASF_LEFT:
+        out.append((name, parent, d, length, axis, dof))
+        rp = parent if parent in ("root", "thorax") else "r" + parent[1:]
+        out.append(("r" + name[1:], rp, (-d[0], d[1], d[2]), length, (axis[0], -axis[1], -axis[2]), dof))
+    return out
+
+
+def write_asf(path: Path) -> None:
+    """A CMU-style ASF skeleton file: 24 bones (6 on the spine, 9 per side, the sides mirror images
+    in x), ``:units length 0.45`` as CMU writes it (a length unit of 0.0254 / 0.45 m), degrees, CRLF
+    line ends."""
+    lines = [
+        "# fixture",
+        ":version 1.10",
+        ":name VICON",
+        ":units",
+        "  mass 1.0",
+        "  length 0.45",
+        "  angle deg",
+        ":root",
+        "   order TX TY TZ RX RY RZ",
+        "   axis XYZ",
+        "   position 0 0 0",
+        "   orientation 0 0 0",
+        ":bonedata",
+    ]
+    for i, (name, _, d, length, axis, dof) in enumerate(_asf_bones()):
+        lines += [
+            "  begin",
+            f"     id {i + 1}",
+            f"     name {name}",
+            f"     direction {d[0]} {d[1]} {d[2]}",
+            f"     length {length}",
+            f"     axis {axis[0]} {axis[1]} {axis[2]}  XYZ",
+        ]
+        if dof:
+            limits = "\n           ".join(["(-180.0 180.0)"] * len(dof))
+            lines += ["    dof " + " ".join(dof), "    limits " + limits]
+        lines.append("  end")
+    children: dict[str, list[str]] = {}
+    for name, parent, *_ in _asf_bones():
+        children.setdefault(parent, []).append(name)
+    lines += [":hierarchy", "  begin"] + [f"    {p} {' '.join(c)}" for p, c in children.items()] + ["  end"]
+    path.write_text("\r\n".join(lines) + "\r\n")
+
+
+def write_amc(path: Path, frames: int, seed: int = 0, zero: bool = False) -> dict[str, np.ndarray]:
+    """An AMC motion file for :func:`write_asf`'s skeleton: ``frames`` frames of random root
+    translation and rotation and random joint angles (all zeros with ``zero``); returns the written
+    values, ``{bone: (frames, dof)}`` (root: tx ty tz rx ry rz)."""
+    rng = np.random.default_rng(seed)
+    values = {
+        "root": np.concatenate(
+            [rng.normal(size=(frames, 3)) * 5 + [0, 17, 0], rng.uniform(-30, 30, size=(frames, 3))], axis=1
+        )
+    }
+    for name, _, _, _, _, dof in _asf_bones():
+        if dof:
+            values[name] = rng.uniform(-40, 40, size=(frames, len(dof)))
+    if zero:
+        values = {k: np.zeros_like(v) for k, v in values.items()}
+    lines = ["#!OML:ASF fixture", ":FULLY-SPECIFIED", ":DEGREES"]
+    for f in range(frames):
+        lines.append(str(f + 1))
+        lines += [k + " " + " ".join(f"{x:.6f}" for x in v[f]) for k, v in values.items()]
+    path.write_text("\r\n".join(lines) + "\r\n")
+    return values

@@ -10,6 +10,7 @@ from flax import nnx
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd
+from chiral_jax.nn.params import block, free_blocks, stored
 from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
@@ -58,13 +59,15 @@ class ChiralConv1d(nnx.Module):
         free = tying.init_conv(
             rngs.params(), in_spec, out_spec, kernel_size, kernel_init=kernel_init, dtype=param_dtype
         )
-        self.kernel_even = nnx.Param(free["even"])
-        self.kernel_odd = nnx.Param(free["odd"])
-        self.bias = nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        self.shapes = {k: tuple(v.shape) for k, v in free.items()}
+        self.param_dtype = param_dtype
+        self.kernel_even, self.kernel_odd = stored(free["even"]), stored(free["odd"])
+        self.bias = stored(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        self.use_bias = use_bias
 
     @property
     def kernel(self) -> tying.KernelFree:
-        return {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
+        return free_blocks(self.kernel_even, self.kernel_odd, self.shapes, self.param_dtype)
 
     @property
     def weight(self) -> Array:
@@ -76,7 +79,7 @@ class ChiralConv1d(nnx.Module):
     ) -> Array | EvenOdd:
         """Applies the conv; ``strides`` / ``kernel_dilation`` override the constructor's for this
         call (the same weights serve VideoPose3D's strided training and dilated evaluation nets)."""
-        bias = None if self.bias is None else self.bias[...]
+        bias = block(self.bias, (self.out_spec.num_even,), self.param_dtype) if self.use_bias else None
         x, kernel, bias = cast((x, self.kernel, bias), self.dtype)
         return functional.conv1d(
             x,

@@ -10,6 +10,7 @@ from flax import nnx
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd
+from chiral_jax.nn.params import block, free_blocks, stored
 from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
@@ -44,13 +45,15 @@ class ChiralLinear(nnx.Module):
     ):
         self.in_spec, self.out_spec, self.path, self.dtype = in_spec, out_spec, path, dtype
         free = tying.init_linear(rngs.params(), in_spec, out_spec, kernel_init=kernel_init, dtype=param_dtype)
-        self.kernel_even = nnx.Param(free["even"])
-        self.kernel_odd = nnx.Param(free["odd"])
-        self.bias = nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        self.shapes = {k: tuple(v.shape) for k, v in free.items()}
+        self.param_dtype = param_dtype
+        self.kernel_even, self.kernel_odd = stored(free["even"]), stored(free["odd"])
+        self.bias = stored(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        self.use_bias = use_bias
 
     @property
     def kernel(self) -> tying.KernelFree:
-        return {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
+        return free_blocks(self.kernel_even, self.kernel_odd, self.shapes, self.param_dtype)
 
     @property
     def weight(self) -> Array:
@@ -58,7 +61,7 @@ class ChiralLinear(nnx.Module):
         return tying.linear_weight(self.kernel, self.in_spec, self.out_spec)
 
     def __call__(self, x: Array | EvenOdd) -> Array | EvenOdd:
-        bias = None if self.bias is None else self.bias[...]
+        bias = block(self.bias, (self.out_spec.num_even,), self.param_dtype) if self.use_bias else None
         x, kernel, bias = cast((x, self.kernel, bias), self.dtype)
         return functional.linear(x, kernel, self.in_spec, self.out_spec, bias, path=self.path)
 
@@ -87,8 +90,10 @@ class ChiralInvariant(nnx.Module):
         free = tying.init_linear(
             rngs.params(), in_spec, self.out_spec, kernel_init=kernel_init, dtype=param_dtype
         )
-        self.kernel_even = nnx.Param(free["even"])
-        self.kernel_odd = nnx.Param(free["odd"])  # (num_odd, 0): kept for a uniform free pytree
+        # The odd block is (num_odd, 0) by construction: rebuilt as zeros, never stored.
+        self.shapes = {k: tuple(v.shape) for k, v in free.items()}
+        self.param_dtype = param_dtype
+        self.kernel_even, self.kernel_odd = stored(free["even"]), stored(free["odd"])
         self.odd_magnitudes = (
             nnx.Param(kernel_init(rngs.params(), (in_spec.num_odd, out_features), param_dtype))
             if odd_magnitudes and in_spec.num_odd
@@ -97,7 +102,7 @@ class ChiralInvariant(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((out_features,), param_dtype)) if use_bias else None
 
     def __call__(self, x: Array | EvenOdd) -> Array:
-        kernel = {"even": self.kernel_even[...], "odd": self.kernel_odd[...]}
+        kernel = free_blocks(self.kernel_even, self.kernel_odd, self.shapes, self.param_dtype)
         bias = None if self.bias is None else self.bias[...]
         mags = None if self.odd_magnitudes is None else self.odd_magnitudes[...]
         x, kernel, bias, mags = cast((x, kernel, bias, mags), self.dtype)
