@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import machine_info, time_interleaved
+from chiral_jax.benchmarking import report, time_interleaved
 from chiral_jax.models.action import ST_GCN_WIDTHS
 from chiral_jax.tasks import action
 from chiral_jax.tasks.configs import load_config_file
@@ -151,9 +150,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     if args.rows:
         chosen = [r for r in chosen if r.name in args.rows.split(",")]
     rows = [bench_row(r, repeats) for r in chosen]
-    print(table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine_info(), "rows": rows}, indent=1))
+    report(lambda info: table(rows), args.json, rows=rows)
     return rows
 
 

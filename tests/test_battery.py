@@ -18,6 +18,7 @@ from flax import nnx
 
 from chiral_jax import functional, nn, testing
 from chiral_jax.skeletons import H36M
+from chiral_jax.spec import ChiralSpec
 from chiral_jax.testing import BATTERY, FUNCTIONAL_CASES, FUNCTIONAL_TYPES, SPEC_PAIRS
 
 CASES = {case.name: case for case in BATTERY}
@@ -223,8 +224,8 @@ def test_battery_states_hold_no_empty_arrays():
     [
         lambda r: nn.ChiralInvariant(H36M.spec(2), 5, odd_magnitudes=True, rngs=r),
         # No odd input channels: the odd block (0, num_odd) is empty.
-        lambda r: nn.ChiralLinear(testing.battery.ChiralSpec.invariant(4), H36M.spec(3), rngs=r),
-        lambda r: nn.ChiralConv1d(H36M.spec(2), testing.battery.ChiralSpec.invariant(6), 3, rngs=r),
+        lambda r: nn.ChiralLinear(ChiralSpec.invariant(4), H36M.spec(3), rngs=r),
+        lambda r: nn.ChiralConv1d(H36M.spec(2), ChiralSpec.invariant(6), 3, rngs=r),
     ],
     ids=["invariant_head", "linear_from_invariant", "conv_to_invariant"],
 )

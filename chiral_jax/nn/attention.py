@@ -20,6 +20,7 @@ from flax import nnx
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
+from chiral_jax.nn.params import free_blocks, stored
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tokens import TokenSpec
 
@@ -77,23 +78,17 @@ class TokenLinear(nnx.Module):
         free = tying.init_linear(rngs.params(), in_spec, out_spec, kernel_init=kernel_init, dtype=param_dtype)
         # An empty block (e.g. the odd block into an invariant output) is not stored: orbax cannot
         # save zero-size arrays, and it has nothing to learn.
-        self.kernel_even = nnx.Param(free["even"]) if free["even"].size else None
-        self.kernel_odd = nnx.Param(free["odd"]) if free["odd"].size else None
+        self.kernel_even, self.kernel_odd = stored(free["even"]), stored(free["odd"])
         self.bias = (
             nnx.Param(tying.init_bias(out_spec, param_dtype)) if use_bias and out_spec.num_even else None
         )
-
-    def _block(self, param: nnx.Param | None, rows: int, cols: int, dtype: Any) -> Array:
-        return jnp.zeros((rows, cols), dtype) if param is None else param[...].astype(dtype)
 
     def __call__(self, x: Features) -> Features:
         x = _cast(x, self.dtype)
         dt = self.dtype or (x.even if isinstance(x, EvenOdd) else x).dtype
         i, o = self.in_spec, self.out_spec
-        kernel = {
-            "even": self._block(self.kernel_even, i.num_even, o.num_even, dt),
-            "odd": self._block(self.kernel_odd, i.num_odd, o.num_odd, dt),
-        }
+        shapes = {"even": (i.num_even, o.num_even), "odd": (i.num_odd, o.num_odd)}
+        kernel = _cast(free_blocks(self.kernel_even, self.kernel_odd, shapes, dt), dt)
         bias = None if self.bias is None else self.bias[...].astype(dt)
         return functional.linear(x, kernel, self.in_spec, self.out_spec, bias)
 

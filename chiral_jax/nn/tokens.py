@@ -17,6 +17,7 @@ from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
 from chiral_jax.nn.attention import TokenLinear, channels_of
 from chiral_jax.nn.elementwise import ChiralDropout
+from chiral_jax.nn.params import free_blocks
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tokens import TokenSpec
 
@@ -108,10 +109,7 @@ class ChiralTokenEmbedding(nnx.Module):
         self.shapes, self.param_dtype = shapes, param_dtype
 
     def __call__(self, *, even_odd: bool = False) -> Features:
-        free = {
-            k: jnp.zeros(self.shapes[k], self.param_dtype) if p is None else p[...]
-            for k, p in (("even", self.even), ("odd", self.odd))
-        }
+        free = free_blocks(self.even, self.odd, self.shapes, self.param_dtype)
         if self.dtype is not None:
             free = jax.tree.map(lambda a: a.astype(self.dtype), free)
         h = functional.token_embedding(free, self.tokens)
