@@ -15,12 +15,19 @@ Two parts, both chiral (even/odd halves, the hidden spec ``ChiralSpec.hidden(W)`
   normalization), ReLU, dropout (0.25) and the residual add. The table gives each op's time,
   chiral / dense, and its share of the block; dropout also as it was before the chiral-step
   work (:func:`reference_ops`), in the same interleaved group.
-* **whole step, before / after**: Trainer steps of both nets (``--step_batch`` windows, 27 frames)
-  with the current ops and with the reference ops, timed interleaved in one group.
+* **whole step by dropout bits**: Trainer steps of both nets (``--step_batch`` windows,
+  ``--filter_widths``, default 27 frames) with the dropout masks drawn as bytes (the default, the
+  reference), as split 32-bit words and as packed bit fields (``train.dropout_bits``), timed
+  interleaved in one group.
+* **the floor** (``--no_floor`` skips it): the same steps with dropout, then batch norm, then the
+  activation removed (what is left: convs, residuals, loss, AMSGrad), chiral against baseline; and
+  each hidden conv's matmul alone (forward + backward at the step's shapes, two half-size matmuls
+  against one). The step ratio cannot go below what its matmuls reach on the machine.
 
 Run::
 
     python benchmarks/chiral_step_profile.py                 # W=1024
+    python benchmarks/chiral_step_profile.py --no_ops --filter_widths 3,3,3,3,3 --step_batch 128
     python benchmarks/chiral_step_profile.py --quick         # tiny sizes, a smoke test
 """
 
@@ -36,6 +43,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from chiral_jax import functional as F
 from chiral_jax import skeletons
@@ -51,30 +59,19 @@ COST_KEYS = ("flops", "bytes accessed", "transcendentals")
 
 def reference_ops(ref: bool) -> contextlib.AbstractContextManager[None]:
     """Dropout masks as before the chiral-step work (``ref``: one random word per byte, the library's
-    default) or split 32-bit words (the opt-in ``functional.dropout_mask_bits("word")``)."""
-    return F.dropout_mask_bits("byte" if ref else "word")
+    default) or as the current cheapest opt-in draws (``functional.dropout_mask_bits("packed")``)."""
+    return F.dropout_mask_bits("byte" if ref else "packed")
+
+
+MASK_MODES = {"reference": "byte", "word": "word", "current": "packed"}
 
 
 def step_costs(channels: int, batch: int, filter_widths: tuple[int, ...], workdir: str) -> dict[str, Any]:
     """XLA's cost analysis of the chiral and the baseline training step (one Trainer each)."""
-    r, j = int(np.prod(filter_widths)), SKELETON.num_joints
-    rng = np.random.default_rng(0)
-    batch_np = {
-        "inputs": rng.standard_normal((batch, r, 2 * j)).astype(np.float32),
-        "targets": rng.standard_normal((batch, 1, 3 * j)).astype(np.float32),
-    }
+    batch_np = _random_batch(batch, filter_widths)
     out = {}
     for kind in ("chiral", "baseline"):
-        variant = lifting.Variant(kind, kind, channels)
-        model = lifting.make_model(variant, SKELETON, filter_widths=filter_widths, dropout=0.25)
-        trainer = Trainer(
-            model,
-            amsgrad_torch(1e-3),
-            lifting.mpjpe_loss(j),
-            workdir=f"{workdir}/{kind}",
-            bn_momentum=None,
-            progress=False,
-        )
+        trainer = _trainer(_lifting_model(kind, channels, filter_widths, 0.25, "byte"), f"{workdir}/{kind}")
         try:
             cost = trainer.compile_step(batch_np).cost_analysis()
         finally:
@@ -162,51 +159,177 @@ def op_timings(rows: int, channels: int, repeats: int) -> dict[str, Any]:
     return {"median_ms": {n: 1e3 * s for n, s in med.items()}, "time_ratio": ratios}
 
 
-def step_timings(
-    channels: int, batch: int, filter_widths: tuple[int, ...], repeats: int, workdir: str
-) -> dict[str, Any]:
-    """Whole training steps, chiral and baseline, with the current ops and with :func:`reference_ops`
-    (before the chiral-step work), timed interleaved in one group."""
+def _trainer(model: Any, workdir: str) -> Trainer:
+    j = SKELETON.num_joints
+    return Trainer(
+        model, amsgrad_torch(1e-3), lifting.mpjpe_loss(j), workdir=workdir, bn_momentum=None, progress=False
+    )
+
+
+def _random_batch(batch: int, filter_widths: tuple[int, ...]) -> dict[str, np.ndarray]:
     r, j = int(np.prod(filter_widths)), SKELETON.num_joints
     rng = np.random.default_rng(0)
-    batch_np = {
+    return {
         "inputs": rng.standard_normal((batch, r, 2 * j)).astype(np.float32),
         "targets": rng.standard_normal((batch, 1, 3 * j)).astype(np.float32),
     }
+
+
+def _timed_trainers(
+    models: dict[str, Any], batch_np: dict[str, np.ndarray], repeats: int, workdir: str, groups: Any = None
+) -> Any:
+    """Trainer steps of ``models`` (name -> model), timed interleaved (after one traced step each)."""
     calls, trainers = {}, []
-    for ref in (False, True):
-        for kind in ("chiral", "baseline"):
-            model = lifting.make_model(
-                lifting.Variant(kind, kind, channels), SKELETON, filter_widths=filter_widths, dropout=0.25
-            )
-            name = f"{kind}{'_reference' if ref else ''}"
-            trainer = Trainer(
-                model,
-                amsgrad_torch(1e-3),
-                lifting.mpjpe_loss(j),
-                workdir=f"{workdir}/step_{name}",
-                bn_momentum=None,
-                progress=False,
-            )
+    try:
+        for name, model in models.items():
+            trainer = _trainer(model, f"{workdir}/{name}")
             trainers.append(trainer)
-            with reference_ops(ref):
-                jax.block_until_ready(trainer.step(batch_np))  # traced (and compiled) here
+            jax.block_until_ready(trainer.step(batch_np))  # traced (and compiled) here
 
             def run(trainer: Trainer = trainer) -> Any:
                 return trainer.step(batch_np), trainer.state
 
             calls[name] = run
-    try:
-        t = time_interleaved(calls, repeats=repeats)
+        return time_interleaved(calls, repeats=repeats, groups=groups)
     finally:
         for trainer in trainers:
             trainer.close()
+
+
+def _lifting_model(
+    kind: str, channels: int, filter_widths: tuple[int, ...], dropout: float, bits: str
+) -> Any:
+    return lifting.make_model(
+        lifting.Variant(kind, kind, channels),
+        SKELETON,
+        filter_widths=filter_widths,
+        dropout=dropout,
+        dropout_bits=bits,
+    )
+
+
+def step_timings(
+    channels: int, batch: int, filter_widths: tuple[int, ...], repeats: int, workdir: str
+) -> dict[str, Any]:
+    """Whole training steps, chiral and baseline, with each way of drawing dropout masks
+    (:data:`MASK_MODES`: the default byte draws as the reference, split words, packed bit fields),
+    timed interleaved in one group."""
+    models = {}
+    for label, bits in MASK_MODES.items():
+        suffix = "" if label == "current" else f"_{label}"
+        for kind in ("chiral", "baseline"):
+            models[f"{kind}{suffix}"] = _lifting_model(kind, channels, filter_widths, 0.25, bits)
+    t = _timed_trainers(models, _random_batch(batch, filter_widths), repeats, workdir)
     return {
+        "filter_widths": list(filter_widths),
         "median_ms": {n: 1e3 * s for n, s in t.medians().items()},
         "step_time_ratio": t.time_ratio("chiral", "baseline"),
+        "step_time_ratio_word": t.time_ratio("chiral_word", "baseline_word"),
         "step_time_ratio_reference": t.time_ratio("chiral_reference", "baseline_reference"),
         "chiral_new_over_reference": t.time_ratio("chiral", "chiral_reference"),
         "baseline_new_over_reference": t.time_ratio("baseline", "baseline_reference"),
+    }
+
+
+# ------------------------------------------------------------------------------------ the floor
+
+
+class _Identity(nnx.Module):
+    """Stands in for a removed layer (batch norm, activation) in the ablated nets."""
+
+    def __call__(self, x: Any, **kwargs: Any) -> Any:
+        return x
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+ABLATIONS = {
+    "full": (),
+    "no_dropout": ("dropout",),
+    "no_dropout_no_bn": ("dropout", "bn"),
+    "convs_only": ("dropout", "bn", "act"),
+}
+
+
+def _ablated(model: Any, removed: Sequence[str]) -> Any:
+    if "bn" in removed:
+        model.expand_bn = _Identity()
+        model.layers_bn = nnx.List([_Identity() for _ in model.layers_bn])
+    if "act" in removed:
+        model.act = _Identity() if isinstance(model.act, nnx.Module) else _identity
+    return model
+
+
+def floor_timings(
+    channels: int, batch: int, filter_widths: tuple[int, ...], repeats: int, workdir: str
+) -> dict[str, Any]:
+    """How low the step ratio can go on this machine: the same trainers with layers removed (dropout,
+    then batch norm, then the activation: what is left is the convs, residuals, loss and optimizer),
+    and the convs' matmuls alone (forward + backward of each hidden conv's matmul at the step's shapes,
+    chiral halves against the dense matmul). Chiral and baseline of one ablation share a group."""
+    models, groups = {}, []
+    for name, removed in ABLATIONS.items():
+        dropout = 0.0 if "dropout" in removed else 0.25
+        for kind in ("chiral", "baseline"):
+            model = _lifting_model(kind, channels, filter_widths, dropout, "packed")
+            models[f"{kind}_{name}"] = _ablated(model, removed)
+        groups.append([f"chiral_{name}", f"baseline_{name}"])
+    t = _timed_trainers(models, _random_batch(batch, filter_widths), repeats, workdir, groups)
+    med = t.medians()
+    out: dict[str, Any] = {
+        "filter_widths": list(filter_widths),
+        "ablation_median_ms": {n: 1e3 * s for n, s in med.items()},
+        "ablation_time_ratio": {n: t.time_ratio(f"chiral_{n}", f"baseline_{n}") for n in ABLATIONS},
+    }
+    out["matmuls"] = matmul_timings(channels, batch, filter_widths, repeats)
+    return out
+
+
+def matmul_shapes(channels: int, batch: int, filter_widths: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """(rows, K, N) of every hidden conv's matmul in the strided net (the expand and shrink convs
+    are small): conv ``i`` of width ``w`` reads ``w * W`` taps per output frame."""
+    shapes, frames = [], int(np.prod(filter_widths)) // filter_widths[0]
+    for w in filter_widths[1:]:
+        frames //= w
+        shapes += [(batch * frames, w * channels, channels), (batch * frames, channels, channels)]
+    return shapes
+
+
+def matmul_timings(channels: int, batch: int, filter_widths: tuple[int, ...], repeats: int) -> dict[str, Any]:
+    rng = np.random.default_rng(1)
+
+    def arr(*shape: int) -> jax.Array:
+        return jnp.asarray(rng.standard_normal(shape), jnp.float32)
+
+    calls, groups, shapes = {}, [], sorted(set(matmul_shapes(channels, batch, filter_widths)))
+    for rows, k, n in shapes:
+        t, w, g = arr(rows, k), arr(k, n), arr(rows, n)
+        halves = [(arr(rows, k // 2), arr(k // 2, n // 2), arr(rows, n // 2)) for _ in range(2)]
+        dense = jax.jit(jax.grad(lambda t, w, g=g: jnp.vdot(t @ w, g), argnums=(0, 1)))
+
+        def chiral_loss(parts: Any, gs: Any = tuple(h[2] for h in halves)) -> jax.Array:
+            return sum(jnp.vdot(t @ w, g) for (t, w), g in zip(parts, gs, strict=True))
+
+        chiral = jax.jit(jax.grad(chiral_loss))
+        parts = tuple((h[0], h[1]) for h in halves)
+        jax.block_until_ready((dense(t, w), chiral(parts)))
+        name = f"{rows}x{k}x{n}"
+        calls[f"{name}_dense"] = lambda f=dense, a=(t, w): f(*a)
+        calls[f"{name}_chiral"] = lambda f=chiral, a=parts: f(a)
+        groups.append([f"{name}_dense", f"{name}_chiral"])
+    t = time_interleaved(calls, repeats=repeats, groups=groups)
+    med = t.medians()
+    per_step = matmul_shapes(channels, batch, filter_widths)  # with multiplicity
+    total = {kind: sum(med[f"{r}x{k}x{n}_{kind}"] for r, k, n in per_step) for kind in ("dense", "chiral")}
+    return {
+        "median_ms": {n: 1e3 * v for n, v in med.items()},
+        "time_ratio": {
+            f"{r}x{k}x{n}": t.time_ratio(f"{r}x{k}x{n}_chiral", f"{r}x{k}x{n}_dense") for r, k, n in shapes
+        },
+        "per_step_ms": {kind: 1e3 * v for kind, v in total.items()},
+        "per_step_ratio": total["chiral"] / total["dense"],
     }
 
 
@@ -225,7 +348,7 @@ def format_report(out: dict[str, Any], info: dict[str, Any]) -> str:
         lines.append(f"| {k} | {c['chiral'][k]:.4g} | {c['baseline'][k]:.4g} | {c['ratio'][k]:.3f} |")
     o = out.get("ops")
     if o is None:
-        return "\n".join(lines + _step_lines(out))
+        return "\n".join(lines + _step_lines(out) + _floor_lines(out))
     med = o["median_ms"]
     total_d = sum(med[f"{op}_dense"] for op in OPS)
     total_c = sum(med[f"{op}_chiral"] for op in OPS)
@@ -257,7 +380,11 @@ def format_report(out: dict[str, Any], info: dict[str, Any]) -> str:
             f"| {med[f'{op}_chiral_reference']:.2f} / {med[f'{op}_chiral']:.2f} "
             f"| {o['time_ratio'][f'{op}_reference']:.3f} -> {o['time_ratio'][op]:.3f} |"
         )
-    return "\n".join(lines + _step_lines(out))
+    return "\n".join(lines + _step_lines(out) + _floor_lines(out))
+
+
+def _frames(widths: Sequence[int]) -> int:
+    return int(np.prod(widths))
 
 
 def _step_lines(out: dict[str, Any]) -> list[str]:
@@ -265,21 +392,69 @@ def _step_lines(out: dict[str, Any]) -> list[str]:
     if not st:
         return []
     m = st["median_ms"]
-    return [
+    rows = [("byte draws (default, before)", "_reference", "step_time_ratio_reference")]
+    rows += [("split 32-bit words (opt-in)", "_word", "step_time_ratio_word")]
+    rows += [("packed bit fields (opt-in)", "", "step_time_ratio")]
+    lines = [
         "",
-        f"Whole training step, W={a['channels']}, 27 frames, {a['step_batch']} windows, median of "
-        f"{a['step_repeats']} interleaved repeats (ms; ratios are medians of per-repeat ratios):",
+        f"Whole training step, W={a['channels']}, {_frames(st['filter_widths'])} frames, {a['step_batch']} "
+        f"windows, dropout 0.25, median of {a['step_repeats']} interleaved repeats (ms; ratios are medians "
+        "of per-repeat ratios), by how the dropout masks are drawn (train.dropout_bits):",
         "",
-        "| | chiral ms | baseline ms | step time chiral / baseline |",
+        "| dropout bits | chiral ms | baseline ms | step time chiral / baseline |",
         "|---|---|---|---|",
-        f"| reference ops (before) | {m['chiral_reference']:.0f} | {m['baseline_reference']:.0f} "
-        f"| {st['step_time_ratio_reference']:.3f} |",
-        f"| current ops (after) | {m['chiral']:.0f} | {m['baseline']:.0f} "
-        f"| **{st['step_time_ratio']:.3f}** |",
+    ]
+    for label, suffix, key in rows:
+        lines.append(
+            f"| {label} | {m['chiral' + suffix]:.0f} | {m['baseline' + suffix]:.0f} | {st[key]:.3f} |"
+        )
+    lines += [
         "",
-        f"After / before: chiral step {st['chiral_new_over_reference']:.3f}, baseline step "
+        f"Packed / byte draws: chiral step {st['chiral_new_over_reference']:.3f}, baseline step "
         f"{st['baseline_new_over_reference']:.3f}.",
     ]
+    return lines
+
+
+def _floor_lines(out: dict[str, Any]) -> list[str]:
+    a, fl = out["args"], out.get("floor")
+    if not fl:
+        return []
+    m, r = fl["ablation_median_ms"], fl["ablation_time_ratio"]
+    what = {
+        "full": "full step (packed dropout bits)",
+        "no_dropout": "without dropout",
+        "no_dropout_no_bn": "without dropout and batch norm",
+        "convs_only": "convs, residuals, loss, optimizer only (no activation either)",
+    }
+    lines = [
+        "",
+        f"The floor: the same steps with layers removed, W={a['channels']}, {_frames(fl['filter_widths'])} "
+        f"frames, {a['step_batch']} windows (chiral and baseline of a row timed in one group):",
+        "",
+        "| step | chiral ms | baseline ms | chiral / baseline |",
+        "|---|---|---|---|",
+    ]
+    for n, label in what.items():
+        lines.append(f"| {label} | {m['chiral_' + n]:.0f} | {m['baseline_' + n]:.0f} | {r[n]:.3f} |")
+    mm = fl["matmuls"]
+    lines += [
+        "",
+        "The hidden convs' matmuls alone, forward + backward (rows x K x N; chiral: two half-size matmuls):",
+        "",
+        "| matmul | dense ms | chiral ms | chiral / dense |",
+        "|---|---|---|---|",
+    ]
+    for name, ratio in mm["time_ratio"].items():
+        lines.append(
+            f"| {name} | {mm['median_ms'][name + '_dense']:.2f} | {mm['median_ms'][name + '_chiral']:.2f} "
+            f"| {ratio:.3f} |"
+        )
+    lines.append(
+        f"| all of a step's | {mm['per_step_ms']['dense']:.1f} | {mm['per_step_ms']['chiral']:.1f} "
+        f"| {mm['per_step_ratio']:.3f} |"
+    )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -291,6 +466,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--step_batch", type=int, default=None, help="whole-step windows (default 512; 16 quick)")
     p.add_argument("--step_repeats", type=int, default=None, help="whole-step repeats (default 5; 1 quick)")
     p.add_argument("--no_steps", action="store_true", help="skip the whole-step timing")
+    p.add_argument("--no_floor", action="store_true", help="skip the ablated steps and the matmul floor")
+    p.add_argument(
+        "--filter_widths",
+        type=str,
+        default="3,3,3",
+        help="of the timed steps: 3,3,3 (27 frames) or 3,3,3,3,3",
+    )
     p.add_argument("--no_ops", action="store_true", help="skip the per-op timing")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--json", type=str, default=None)
@@ -306,6 +488,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ):
         if getattr(args, k) is None:
             setattr(args, k, quick if q else full)
+    widths = tuple(int(w) for w in args.filter_widths.split(","))
     with tempfile.TemporaryDirectory(prefix="chiral_profile_") as workdir:
         costs = step_costs(args.channels, args.batch, (3, 3, 3), workdir)
     print("# step costs done", file=sys.stderr)
@@ -315,7 +498,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print("# ops done", file=sys.stderr)
     if not args.no_steps:
         with tempfile.TemporaryDirectory(prefix="chiral_profile_") as workdir:
-            out["steps"] = step_timings(args.channels, args.step_batch, (3, 3, 3), args.step_repeats, workdir)
+            out["steps"] = step_timings(args.channels, args.step_batch, widths, args.step_repeats, workdir)
+        print("# steps done", file=sys.stderr)
+    if not args.no_floor:
+        with tempfile.TemporaryDirectory(prefix="chiral_profile_") as workdir:
+            out["floor"] = floor_timings(args.channels, args.step_batch, widths, args.step_repeats, workdir)
     report(lambda info: format_report(out, info), args.json, **out)
     return out
 

@@ -36,5 +36,70 @@ def test_default_masks_are_byte_draws_and_word_draws_are_opt_in():
         word = np.asarray(F.dropout(x, 0.25, key)) != 0
     assert not np.array_equal(word, keep)
     np.testing.assert_array_equal(np.asarray(F.dropout(x, 0.25, key)) != 0, keep)  # restored
-    with pytest.raises(ValueError, match="'byte' or 'word'"):
+    with pytest.raises(ValueError, match="'byte', 'word' or 'packed'"):
         F.dropout_mask_bits("bits").__enter__()
+
+
+@pytest.mark.parametrize(
+    ("threshold", "bits"), [(128, 1), (64, 2), (192, 2), (32, 4), (16, 4), (51, 8), (1, 8)]
+)
+def test_packed_masks_use_the_fewest_bits_that_express_the_rate(threshold, bits):
+    assert F._field_bits(threshold) == bits
+
+
+@pytest.mark.parametrize("shape", [(64, 128), (3, 7, 5), (10,)])
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_random_fields_are_uniform_and_independent(shape, bits):
+    f = np.asarray(F._random_fields(jax.random.key(0), shape, bits))
+    assert f.shape == shape and f.max() < 2**bits
+    big = np.asarray(F._random_fields(jax.random.key(1), (256, 1024), bits)).astype(np.int64)
+    counts = np.bincount(big.ravel(), minlength=2**bits)
+    df = 2**bits - 1  # chi-square of uniform counts: mean df, sd sqrt(2 df); 6 sd is far
+    chi2 = ((counts - counts.mean()) ** 2 / counts.mean()).sum()
+    assert chi2 < df + 6 * np.sqrt(2 * df)
+    # Neighbouring fields come from one word: they must still be uncorrelated.
+    c = np.corrcoef(big[:, :-1].ravel(), big[:, 1:].ravel())[0, 1]
+    assert abs(c) < 0.01
+    np.testing.assert_array_equal(big, np.asarray(F._random_fields(jax.random.key(1), (256, 1024), bits)))
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.25, 0.125, 0.2, 0.7])
+@pytest.mark.parametrize("mode", ["byte", "word", "packed"])
+def test_every_mask_mode_keeps_the_rate_and_scale(rate, mode):
+    y = np.asarray(F.dropout(jnp.ones((512, 512)), rate, jax.random.key(4), mask_bits=mode))
+    threshold = round(256 * rate)
+    assert abs((y == 0).mean() - threshold / 256) < 0.01
+    np.testing.assert_allclose(np.unique(y[y != 0]), [256 / (256 - threshold)], rtol=1e-6)
+
+
+def test_mask_bits_argument_overrides_the_context_and_is_checked():
+    x, key = jnp.ones((16, 64)), jax.random.key(5)
+    with F.dropout_mask_bits("word"):
+        explicit = np.asarray(F.dropout(x, 0.25, key, mask_bits="packed"))
+    np.testing.assert_array_equal(explicit, np.asarray(F.dropout(x, 0.25, key, mask_bits="packed")))
+    assert not np.array_equal(explicit, np.asarray(F.dropout(x, 0.25, key)))  # byte by default
+    with pytest.raises(ValueError, match="'byte', 'word' or 'packed', got 'bits'"):
+        F.dropout(x, 0.25, key, mask_bits="bits")
+
+
+def test_lifting_nets_take_dropout_bits_and_reject_unknown_ones():
+    from chiral_jax import skeletons
+    from chiral_jax.tasks import lifting
+
+    for kind in ("chiral", "baseline"):
+        m = lifting.make_model(
+            lifting.Variant(kind, kind, 16),
+            skeletons.H36M,
+            filter_widths=(3,),
+            dropout=0.25,
+            dropout_bits="packed",
+        )
+        assert m.drop.mask_bits == "packed"
+    with pytest.raises(ValueError, match=r"train\.dropout_bits must be one of"):
+        lifting.make_model(
+            lifting.Variant("chiral", "chiral", 16),
+            skeletons.H36M,
+            filter_widths=(3,),
+            dropout=0.25,
+            dropout_bits="nibble",
+        )

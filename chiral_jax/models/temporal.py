@@ -114,6 +114,8 @@ class ChiralTemporalModel(_TemporalBase):
         tanh) or not (any activation, e.g. ReLU).
       activation: checked against the hidden spec.
       dropout: rate after every hidden activation.
+      dropout_bits: how the dropout masks' random bits are drawn ("byte", the default, | "word" |
+        "packed"; :func:`chiral_jax.functional.dropout`): same distribution, cheaper draws.
       causal: no future frames (residuals right-aligned).
       strided: run as the strided training net by default (``__call__(strided=...)`` overrides).
       dtype: compute dtype (e.g. ``jnp.bfloat16``; None: the parameters'); param_dtype: parameters'
@@ -130,6 +132,7 @@ class ChiralTemporalModel(_TemporalBase):
         negated: bool = False,
         activation: str | Callable[[Array], Array] = "relu",
         dropout: float = 0.25,
+        dropout_bits: functional.MaskBits | None = None,
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
@@ -142,7 +145,7 @@ class ChiralTemporalModel(_TemporalBase):
         self.causal, self.strided = causal, strided
         hid = self.hidden_spec = hidden_spec_for(channels, negated)
         self.act = ChiralActivation(hid, activation)
-        self.drop = ChiralDropout(dropout, rngs=rngs)
+        self.drop = ChiralDropout(dropout, mask_bits=dropout_bits, rngs=rngs)
 
         def conv(a: ChiralSpec, b: ChiralSpec, k: int) -> ChiralConv1d:
             return ChiralConv1d(a, b, k, use_bias=False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
@@ -168,7 +171,8 @@ class ChiralTemporalModel(_TemporalBase):
 
 
 class TemporalModel(_TemporalBase):
-    """The plain VideoPose3D baseline from Flax layers (same arguments, ReLU by default)."""
+    """The plain VideoPose3D baseline from Flax layers (same arguments, ReLU by default; the same
+    :class:`chiral_jax.nn.ChiralDropout`, so ``dropout_bits`` draws the same kind of masks)."""
 
     def __init__(
         self,
@@ -179,6 +183,7 @@ class TemporalModel(_TemporalBase):
         channels: int = 1024,
         activation: str | Callable[[Array], Array] = "relu",
         dropout: float = 0.25,
+        dropout_bits: functional.MaskBits | None = None,
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
@@ -191,7 +196,7 @@ class TemporalModel(_TemporalBase):
         self.causal, self.strided = causal, strided
         self.act = functional.get_activation(activation)
         # The same (plain, per-channel) dropout as the chiral net: timings compare the layers.
-        self.drop = ChiralDropout(dropout, rngs=rngs)
+        self.drop = ChiralDropout(dropout, mask_bits=dropout_bits, rngs=rngs)
 
         def conv(a: int, b: int, k: int, bias: bool = False) -> nnx.Conv:
             return nnx.Conv(

@@ -36,14 +36,27 @@ class ChiralDropout(nnx.Module):
     """Dropout on arrays or even/odd features; identity when ``deterministic`` (``model.eval()``).
 
     ``dtype``: compute dtype the input is cast to (None: the input's); no parameters.
+    ``mask_bits``: how the masks' random bits are drawn, "byte" | "word" | "packed" (None: the
+    :func:`chiral_jax.functional.dropout_mask_bits` mode at trace time, "byte" by default); same
+    distribution, different masks per key (:func:`chiral_jax.functional.dropout`).
     """
 
     def __init__(
-        self, rate: float, *, deterministic: bool = False, dtype: Any = None, rngs: nnx.Rngs | None = None
+        self,
+        rate: float,
+        *,
+        deterministic: bool = False,
+        dtype: Any = None,
+        mask_bits: functional.MaskBits | None = None,
+        rngs: nnx.Rngs | None = None,
     ):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"ChiralDropout: rate must be in [0, 1), got {rate}")
-        self.rate, self.deterministic, self.dtype = rate, deterministic, dtype
+        if mask_bits is not None and mask_bits not in functional.MASK_BITS:
+            raise ValueError(
+                f"ChiralDropout: mask_bits must be one of {functional.MASK_BITS}, got {mask_bits!r}"
+            )
+        self.rate, self.deterministic, self.dtype, self.mask_bits = rate, deterministic, dtype, mask_bits
         # A forked stream of its own, as nnx.Dropout keeps: the layer draws fresh masks per call.
         self.rngs = rngs["dropout"].fork() if rngs is not None else nnx.data(None)
 
@@ -54,4 +67,4 @@ class ChiralDropout(nnx.Module):
             return x
         if self.rngs is None:
             raise ValueError("ChiralDropout: pass rngs= at construction to use it in training mode")
-        return functional.dropout(x, self.rate, self.rngs(), deterministic=False)
+        return functional.dropout(x, self.rate, self.rngs(), deterministic=False, mask_bits=self.mask_bits)

@@ -27,7 +27,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from chiral_jax import metrics, skeletons
+from chiral_jax import functional, metrics, skeletons
 from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_actions, by_fraction, by_subjects
 from chiral_jax.data.builders import load_splits
 from chiral_jax.data.device_windows import DeviceWindows, fits_on_device
@@ -175,15 +175,25 @@ def make_model(
     causal: bool = False,
     seed: int = 0,
     dtype: Any = None,
+    dropout_bits: str = "byte",
 ) -> nnx.Module:
     """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net).
 
     ``dtype``: compute dtype (e.g. ``jnp.bfloat16``; None: float32); parameters and batch-norm
-    statistics are float32 either way.
+    statistics are float32 either way. ``dropout_bits``: how the dropout masks are drawn
+    ("byte" | "word" | "packed": :func:`chiral_jax.functional.dropout`).
     """
+    if dropout_bits not in functional.MASK_BITS:
+        raise ValueError(f"train.dropout_bits must be one of {functional.MASK_BITS}, got {dropout_bits!r}")
     rngs = nnx.Rngs(seed)
     kwargs = dict(
-        filter_widths=filter_widths, dropout=dropout, causal=causal, strided=True, dtype=dtype, rngs=rngs
+        filter_widths=filter_widths,
+        dropout=dropout,
+        dropout_bits=dropout_bits,
+        causal=causal,
+        strided=True,
+        dtype=dtype,
+        rngs=rngs,
     )
     if variant.kind == "baseline":
         j = skeleton.num_joints
@@ -548,6 +558,7 @@ class LiftingTask(runner.Task):
             causal=config.model.causal,
             seed=seed,
             dtype=compute_dtype(config.train.get("dtype", "float32")),
+            dropout_bits=config.train.get("dropout_bits", "byte"),
         )
         windows = PoseWindows.from_sequences(
             data.train,

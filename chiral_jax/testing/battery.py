@@ -302,6 +302,11 @@ BATTERY: tuple[BatteryCase, ...] = (
     BatteryCase(
         "dropout_in_basis", lambda i, o, r: _InBasis(nn.ChiralDropout(0.3, rngs=r), i, i), output="in"
     ),
+    BatteryCase(
+        "dropout_packed_bits_in_basis",
+        lambda i, o, r: _InBasis(nn.ChiralDropout(0.25, mask_bits="packed", rngs=r), i, i),
+        output="in",
+    ),
     BatteryCase("invariant", lambda i, o, r: nn.ChiralInvariant(i, 5, rngs=r), output="invariant"),
     BatteryCase(
         "invariant_odd_magnitudes",

@@ -58,6 +58,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.checkpoint_every_steps = 0
     c.train.augment = True  # mirror augmentation for the baseline
     c.train.dtype = "float32"  # compute dtype: float32 | bfloat16 (float32 parameters either way)
+    # Dropout masks' random bits: byte (one draw per coordinate; the published seeded results) |
+    # word (four per 32-bit word) | packed (the fewest bits that express the rate: 16 per word at
+    # 0.25). Same distribution; cheaper draws change the masks of a seed (docs/performance.md).
+    c.train.dropout_bits = "byte"
 
     # Limited-data study: "subjects:fraction" entries, each a full run (see lift3d_limited.py).
     c.sweep = ()
