@@ -21,6 +21,7 @@ from flax import nnx
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
 from chiral_jax.nn.params import free_blocks, stored
+from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tokens import TokenSpec
 
@@ -48,10 +49,6 @@ def _check_tokens(spec: AnySpec, x: Features, what: str) -> None:
             raise ValueError(
                 f"{what}: expected {spec.num_tokens} tokens (..., N, C), got shape {tuple(x.shape)}"
             )
-
-
-def _cast(x: Features, dtype: Any) -> Features:
-    return x if dtype is None else jax.tree.map(lambda a: a.astype(dtype), x)
 
 
 class TokenLinear(nnx.Module):
@@ -84,11 +81,11 @@ class TokenLinear(nnx.Module):
         )
 
     def __call__(self, x: Features) -> Features:
-        x = _cast(x, self.dtype)
+        x = cast(x, self.dtype)
         dt = self.dtype or (x.even if isinstance(x, EvenOdd) else x).dtype
         i, o = self.in_spec, self.out_spec
         shapes = {"even": (i.num_even, o.num_even), "odd": (i.num_odd, o.num_odd)}
-        kernel = _cast(free_blocks(self.kernel_even, self.kernel_odd, shapes, dt), dt)
+        kernel = cast(free_blocks(self.kernel_even, self.kernel_odd, shapes, dt), dt)
         bias = None if self.bias is None else self.bias[...].astype(dt)
         return functional.linear(x, kernel, self.in_spec, self.out_spec, bias)
 
