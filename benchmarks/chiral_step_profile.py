@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -73,12 +75,63 @@ def step_costs(channels: int, batch: int, filter_widths: tuple[int, ...], workdi
     for kind in ("chiral", "baseline"):
         trainer = _trainer(_lifting_model(kind, channels, filter_widths, 0.25, "byte"), f"{workdir}/{kind}")
         try:
-            cost = trainer.compile_step(batch_np).cost_analysis()
+            compiled = trainer.compile_step(batch_np)
+            cost = compiled.cost_analysis()
+            out[f"{kind}_traffic"] = hlo_traffic(compiled.as_text())
         finally:
             trainer.close()
         cost = cost[0] if isinstance(cost, list | tuple) else cost
         out[kind] = {k: float(cost.get(k, float("nan"))) for k in COST_KEYS}
     out["ratio"] = {k: out["chiral"][k] / out["baseline"][k] for k in COST_KEYS}
+    return out
+
+
+_BYTES = {"f64": 8, "f32": 4, "s32": 4, "u32": 4, "bf16": 2, "f16": 2, "s16": 2, "u16": 2}
+_INSTRUCTION = re.compile(r"\s*(?:ROOT )?%([\w.\-]+) = (\(.*?\)|\S+) ([\w\-]+)\((.*?)\)(?:,|$)")
+TRAFFIC_KINDS = ("matmul", "reduction", "elementwise", "copy")
+_FREE_OPS = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast"}
+
+
+def _shape_bytes(shape: str) -> int:
+    total = 0
+    for dtype, dims in re.findall(r"([a-z]+\d*)\[([\d,]*)\]", shape):
+        total += _BYTES.get(dtype, 1) * math.prod(int(d) for d in dims.split(",") if d)
+    return total
+
+
+def hlo_traffic(hlo: str) -> dict[str, dict[str, float]]:
+    """Per kind of top-level instruction of a compiled program (XLA's optimized HLO text): how many
+    there are and the bytes their operands and results take (each instruction reads its operands
+    and writes its result once: a model of the memory traffic, not a measurement).
+
+    Kinds: ``matmul`` (a dot, or a fusion holding one), ``reduction`` (a fusion holding a reduce),
+    ``elementwise`` (every other fusion and op), ``copy``. Loop bodies (``while``) are left out.
+    """
+    entry = hlo[hlo.find("\nENTRY") :]
+    entry = entry[: entry.find("\n}")]
+    shapes: dict[str, str] = {}
+    out = {k: {"count": 0, "bytes_in": 0.0, "bytes_out": 0.0} for k in TRAFFIC_KINDS}
+    for line in entry.splitlines()[1:]:
+        m = _INSTRUCTION.match(line)
+        if not m:
+            continue
+        name, shape, op, operands = m.groups()
+        shapes[name] = shape
+        if op in _FREE_OPS or op in ("while", "call", "conditional"):
+            continue
+        if op == "fusion":
+            called = re.search(r"calls=%?([\w.\-]+)", line)
+            body = ""
+            if called:
+                start = hlo.find(f"%{called.group(1)} ")
+                body = hlo[start : hlo.find("\n}", start)] if start >= 0 else ""
+            kind = "matmul" if " dot(" in body else "reduction" if " reduce(" in body else "elementwise"
+        else:
+            kind = {"dot": "matmul", "copy": "copy", "reduce": "reduction"}.get(op, "elementwise")
+        row = out[kind]
+        row["count"] += 1
+        row["bytes_in"] += sum(_shape_bytes(shapes.get(o, "")) for o in re.findall(r"%([\w.\-]+)", operands))
+        row["bytes_out"] += _shape_bytes(shape)
     return out
 
 
@@ -346,6 +399,22 @@ def format_report(out: dict[str, Any], info: dict[str, Any]) -> str:
     ]
     for k in COST_KEYS:
         lines.append(f"| {k} | {c['chiral'][k]:.4g} | {c['baseline'][k]:.4g} | {c['ratio'][k]:.3f} |")
+    if "chiral_traffic" in c:
+        lines += [
+            "",
+            "The compiled steps' top-level instructions by kind, and the bytes of their operands and results "
+            "(from the optimized HLO; a model of the memory traffic):",
+            "",
+            "| kind | count chiral / baseline | MB read chiral / baseline | MB written chiral / baseline "
+            "| bytes chiral / baseline |",
+            "|---|---|---|---|---|",
+        ]
+        for k in TRAFFIC_KINDS:
+            ch, ba = c["chiral_traffic"][k], c["baseline_traffic"][k]
+            total = (ch["bytes_in"] + ch["bytes_out"]) / max(ba["bytes_in"] + ba["bytes_out"], 1.0)
+            read = f"{ch['bytes_in'] / 1e6:.0f} / {ba['bytes_in'] / 1e6:.0f}"
+            written = f"{ch['bytes_out'] / 1e6:.0f} / {ba['bytes_out'] / 1e6:.0f}"
+            lines.append(f"| {k} | {ch['count']} / {ba['count']} | {read} | {written} | {total:.3f} |")
     o = out.get("ops")
     if o is None:
         return "\n".join(lines + _step_lines(out) + _floor_lines(out))

@@ -15,6 +15,7 @@ def test_chiral_step_profile_quick(tmp_path, capsys, benchmark_script):
     res = bench.main(["--quick", "--no_steps", "--no_floor", "--json", str(out)])
     assert set(res["step_costs"]["ratio"]) == {"flops", "bytes accessed", "transcendentals"}
     assert res["step_costs"]["chiral"]["flops"] < res["step_costs"]["baseline"]["flops"]
+    assert res["step_costs"]["chiral_traffic"]["matmul"]["count"] > 0
     assert {"dropout_chiral_reference", "dropout_dense_reference", "conv3_chiral"} <= set(
         res["ops"]["median_ms"]
     )
@@ -47,3 +48,18 @@ def test_floor_timings_tiny(tmp_path, benchmark_script):
     assert set(fl["ablation_time_ratio"]) == set(bench.ABLATIONS)
     assert set(fl["matmuls"]["time_ratio"]) == {"4x24x8", "4x8x8"}
     assert fl["matmuls"]["per_step_ms"]["dense"] > 0
+
+
+def test_hlo_traffic_counts_matmuls_and_their_bytes(benchmark_script):
+    import jax
+    import jax.numpy as jnp
+
+    bench = benchmark_script("chiral_step_profile")
+    x, w = jnp.ones((64, 32)), jnp.ones((32, 16))
+    hlo = jax.jit(lambda x, w: jnp.tanh(x @ w) * 2.0).lower(x, w).compile().as_text()
+    t = bench.hlo_traffic(hlo)
+    assert set(t) == set(bench.TRAFFIC_KINDS)
+    assert t["matmul"]["count"] >= 1
+    # The matmul (fused or not) reads at least x and w and writes at least its (64, 16) result.
+    assert t["matmul"]["bytes_in"] >= 4 * (64 * 32 + 32 * 16) and t["matmul"]["bytes_out"] >= 4 * 64 * 16
+    assert bench._shape_bytes("(f32[2,3]{1,0}, u8[5])") == 4 * 6 + 5
