@@ -95,6 +95,11 @@ def test_lifting_nets_take_dropout_bits_and_reject_unknown_ones():
             dropout_bits="packed",
         )
         assert m.drop.mask_bits == "packed"
+        # Without dropout_bits the layer follows dropout_mask_bits where the step is traced.
+        plain = lifting.make_model(
+            lifting.Variant(kind, kind, 16), skeletons.H36M, filter_widths=(3,), dropout=0.25
+        )
+        assert plain.drop.mask_bits is None
     with pytest.raises(ValueError, match=r"train\.dropout_bits must be one of"):
         lifting.make_model(
             lifting.Variant("chiral", "chiral", 16),

@@ -175,15 +175,16 @@ def make_model(
     causal: bool = False,
     seed: int = 0,
     dtype: Any = None,
-    dropout_bits: str = "byte",
+    dropout_bits: str | None = None,
 ) -> nnx.Module:
     """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net).
 
     ``dtype``: compute dtype (e.g. ``jnp.bfloat16``; None: float32); parameters and batch-norm
     statistics are float32 either way. ``dropout_bits``: how the dropout masks are drawn
-    ("byte" | "word" | "packed": :func:`chiral_jax.functional.dropout`).
+    ("byte" | "word" | "packed": :func:`chiral_jax.functional.dropout`; None: the
+    ``functional.dropout_mask_bits`` mode where the step is traced, "byte" by default).
     """
-    if dropout_bits not in functional.MASK_BITS:
+    if dropout_bits is not None and dropout_bits not in functional.MASK_BITS:
         raise ValueError(f"train.dropout_bits must be one of {functional.MASK_BITS}, got {dropout_bits!r}")
     rngs = nnx.Rngs(seed)
     kwargs = dict(
