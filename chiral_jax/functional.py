@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
@@ -380,7 +381,7 @@ def batch_norm(
 
 
 MaskBits = Literal["byte", "word", "packed"]
-MASK_BITS: tuple[str, ...] = ("byte", "word", "packed")
+MASK_BITS: tuple[str, ...] = typing.get_args(MaskBits)
 
 
 def dropout(
@@ -419,7 +420,7 @@ def dropout(
         return x
     if key is None:
         raise ValueError("dropout: a PRNG key is needed when not deterministic")
-    mode = _check_mask_bits(_MASK_BITS[0] if mask_bits is None else mask_bits)
+    mode = check_mask_bits(_MASK_BITS[0] if mask_bits is None else mask_bits, "dropout mask bits")
     threshold = min(max(round(256 * rate), 1), 255)
     scale = 256.0 / (256 - threshold)
     leaves, treedef = jax.tree_util.tree_flatten(x)
@@ -434,9 +435,11 @@ def dropout(
 _MASK_BITS = ["byte"]
 
 
-def _check_mask_bits(mode: str) -> str:
+def check_mask_bits(mode: str, what: str) -> str:
+    """``mode`` if it names a way of drawing dropout masks (:data:`MASK_BITS`), else a ValueError
+    that starts with ``what`` (the argument or config key the value came from)."""
     if mode not in MASK_BITS:
-        raise ValueError(f"dropout mask bits must be 'byte', 'word' or 'packed', got {mode!r}")
+        raise ValueError(f"{what} must be one of 'byte', 'word' or 'packed', got {mode!r}")
     return mode
 
 
@@ -445,7 +448,7 @@ def dropout_mask_bits(mode: MaskBits) -> Iterator[None]:
     """Within the context, :func:`dropout` calls without ``mask_bits`` draw their masks in ``mode``
     (see :func:`dropout`). Programs already traced keep their masks."""
     saved = _MASK_BITS[0]
-    _MASK_BITS[0] = _check_mask_bits(mode)
+    _MASK_BITS[0] = check_mask_bits(mode, "dropout mask bits")
     try:
         yield
     finally:

@@ -80,6 +80,12 @@ def test_mask_bits_argument_overrides_the_context_and_is_checked():
     assert not np.array_equal(explicit, np.asarray(F.dropout(x, 0.25, key)))  # byte by default
     with pytest.raises(ValueError, match="'byte', 'word' or 'packed', got 'bits'"):
         F.dropout(x, 0.25, key, mask_bits="bits")
+    from chiral_jax.nn import ChiralDropout
+
+    with pytest.raises(
+        ValueError, match="ChiralDropout: mask_bits must be one of 'byte', 'word' or 'packed'"
+    ):
+        ChiralDropout(0.25, mask_bits="nibble")
 
 
 def test_lifting_nets_take_dropout_bits_and_reject_unknown_ones():

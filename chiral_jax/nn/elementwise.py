@@ -52,10 +52,8 @@ class ChiralDropout(nnx.Module):
     ):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"ChiralDropout: rate must be in [0, 1), got {rate}")
-        if mask_bits is not None and mask_bits not in functional.MASK_BITS:
-            raise ValueError(
-                f"ChiralDropout: mask_bits must be one of {functional.MASK_BITS}, got {mask_bits!r}"
-            )
+        if mask_bits is not None:
+            functional.check_mask_bits(mask_bits, "ChiralDropout: mask_bits")
         self.rate, self.deterministic, self.dtype, self.mask_bits = rate, deterministic, dtype, mask_bits
         # A forked stream of its own, as nnx.Dropout keeps: the layer draws fresh masks per call.
         self.rngs = rngs["dropout"].fork() if rngs is not None else nnx.data(None)

@@ -184,8 +184,8 @@ def make_model(
     ("byte" | "word" | "packed": :func:`chiral_jax.functional.dropout`; None: the
     ``functional.dropout_mask_bits`` mode where the step is traced, "byte" by default).
     """
-    if dropout_bits is not None and dropout_bits not in functional.MASK_BITS:
-        raise ValueError(f"train.dropout_bits must be one of {functional.MASK_BITS}, got {dropout_bits!r}")
+    if dropout_bits is not None:
+        functional.check_mask_bits(dropout_bits, "train.dropout_bits")
     rngs = nnx.Rngs(seed)
     kwargs = dict(
         filter_widths=filter_widths,
