@@ -14,6 +14,11 @@ Conventions (those of ``cameras_h36m.json``, carried here as package data):
   ``[fx/w*2, fy/w*2, cx_n, cy_n, k1, k2, k3, p_a, p_b]`` with ``(p_a, p_b) = (p[1], p[0])``; the
   mirror negates ``cx_n`` and ``p_a`` (see :func:`chiral_jax.data.augment.mirror_intrinsics`).
 
+Martinez et al.'s ``cameras.h5`` (:func:`h36m_cameras_h5`, needs ``h5py``) holds the same calibration
+in its own layout: group ``subject<N>/camera<i>`` (i = 1..4) with ``R`` (3, 3) stored transposed
+(camera -> world as h5py reads it), ``T`` (3, 1) millimetres, ``f``, ``c`` (2, 1), ``k`` (3, 1),
+``p`` (2, 1) and ``Name`` (8, 1) character codes of the camera id; no image sizes.
+
 HumanEva's file (``cameras_humaneva.json``) gives extrinsics as a unit quaternion ``(w, x, y, z)``
 (camera -> world) and the camera centre in millimetres; it has no intrinsics (VideoPose3D trains
 HumanEva without them), so those cameras have ``focal = center = None``.
@@ -40,6 +45,7 @@ __all__ = [
     "camera_to_world",
     "distort",
     "h36m_cameras",
+    "h36m_cameras_h5",
     "humaneva_cameras",
     "image_coordinates",
     "intrinsics_vector",
@@ -54,6 +60,14 @@ __all__ = [
 ]
 
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
+# Video sizes (w, h) per camera; not stored in cameras.h5 (the same as cameras_h36m.json's res_w/res_h).
+H36M_RESOLUTION = {
+    "54138969": (1000, 1002),
+    "55011271": (1000, 1000),
+    "58860488": (1000, 1000),
+    "60457274": (1000, 1002),
+}
+H5PY_HELP = "reading Human3.6M's h5 files needs h5py: pip install 'chiral_jax[h36m]' (or pip install h5py)"
 HUMANEVA_CAMERA_IDS = ("C1", "C2", "C3")
 
 # Human3.6M-like intrinsics for virtual cameras (the mean of the published calibrations, rounded).
@@ -321,3 +335,92 @@ def _humaneva_cameras_cached(path: str | None) -> dict[str, tuple[Camera, ...]]:
 def humaneva_cameras(path: str | Path | None = None) -> dict[str, tuple[Camera, ...]]:
     """{subject ("S1".."S3"): 3 cameras C1..C3}; extrinsics only (no intrinsics in the source)."""
     return _humaneva_cameras_cached(None if path is None else str(path))
+
+
+def require_h5py() -> Any:
+    """The ``h5py`` module, or an ImportError naming the extra that installs it."""
+    try:
+        import h5py
+    except ImportError as e:
+        raise ImportError(H5PY_HELP) from e
+    return h5py
+
+
+H36M_CAMERAS_H5_EXPECTED = (
+    "cameras.h5 (Martinez et al.'s 3d-pose-baseline layout): groups subject<N>/camera<1..4> with "
+    "datasets R (3, 3), T (3, 1) mm, f (2, 1), c (2, 1), k (3, 1), p (2, 1), Name (8, 1)"
+)
+H36M_H5_HELP = (
+    "Martinez et al.'s preprocessed Human3.6M (https://github.com/una-dinosauria/3d-pose-baseline, "
+    "h36m.zip: S*/MyPoses/3D_positions/*.h5 and cameras.h5), from the licensed Human3.6M release "
+    "(http://vision.imar.ro/human3.6m)"
+)
+
+
+def h36m_cameras_h5(path: str | Path) -> dict[str, tuple[Camera, ...]]:
+    """{subject ("S1", ...): its cameras in :data:`H36M_CAMERA_IDS` order} from a ``cameras.h5``.
+
+    ``R`` is transposed on reading (the file stores camera -> world) and ``T`` converted to metres,
+    so the result has this module's conventions; image sizes come from :data:`H36M_RESOLUTION`.
+    Groups other than ``subject<N>`` (the real file also has a ``3dtest`` array) are ignored.
+
+    Raises:
+      MissingDatasetFile / MalformedDatasetFile: naming the path and what was expected there.
+    """
+    from chiral_jax.data.errors import malformed, missing
+
+    path = Path(path)
+    exp, src = H36M_CAMERAS_H5_EXPECTED, H36M_H5_HELP
+    if not path.is_file():
+        raise missing(path, exp, src)
+    h5py = require_h5py()
+    out: dict[str, tuple[Camera, ...]] = {}
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise malformed(path, exp, src, f"can not read it as HDF5: {e}") from e
+    shapes = {"R": (3, 3), "T": (3, 1), "f": (2, 1), "c": (2, 1), "k": (3, 1), "p": (2, 1), "Name": (8, 1)}
+    with f:
+        for group in sorted(f):
+            if not group.startswith("subject") or not isinstance(f[group], h5py.Group):
+                continue
+            subject = "S" + group[len("subject") :]
+            cams = []
+            for cam_name in sorted(f[group]):
+                g = f[group][cam_name]
+                v = {}
+                for key, shape in shapes.items():
+                    if key not in g or np.shape(g[key]) != shape:
+                        got = np.shape(g[key]) if key in g else "missing"
+                        raise malformed(
+                            path, exp, src, f"{group}/{cam_name}/{key} is {got}, expected {shape}"
+                        )
+                    v[key] = np.asarray(g[key], dtype=np.float64)
+                cam_id = "".join(chr(int(x)) for x in v["Name"].ravel())
+                if cam_id not in H36M_RESOLUTION:
+                    raise malformed(
+                        path, exp, src, f"{group}/{cam_name} is camera {cam_id!r}; known: {H36M_CAMERA_IDS}"
+                    )
+                w, h = H36M_RESOLUTION[cam_id]
+                cams.append(
+                    Camera(
+                        cam_id,
+                        w,
+                        h,
+                        v["R"].T,
+                        v["T"].ravel() / 1000.0,
+                        v["f"].ravel(),
+                        v["c"].ravel(),
+                        v["k"].ravel(),
+                        v["p"].ravel(),
+                    )
+                )
+            ids = sorted(c.id for c in cams)
+            if ids != sorted(H36M_CAMERA_IDS):
+                raise malformed(
+                    path, exp, src, f"{group} has cameras {ids}, expected {list(H36M_CAMERA_IDS)}"
+                )
+            out[subject] = tuple(sorted(cams, key=lambda c: H36M_CAMERA_IDS.index(c.id)))
+    if not out:
+        raise malformed(path, exp, src, "no subject<N> groups")
+    return out

@@ -1,5 +1,6 @@
 """Writers of small dataset files in the real formats, for tests and demos: VideoPose3D's npz
-(Human3.6M, HumanEva), Penn Action .mat, Kinetics-skeleton JSON, NW-UCLA and CMU ASF/AMC.
+(Human3.6M, HumanEva), Martinez et al.'s Human3.6M h5 layout, Penn Action .mat, Kinetics-skeleton
+JSON, NW-UCLA and CMU ASF/AMC.
 
 The real datasets are licensed; these fixtures have the exact structure (pickled dicts in
 ``np.savez_compressed`` archives) with synthetic content: 3D points near the capture area and, for
@@ -10,12 +11,15 @@ from pathlib import Path
 
 __all__ = [
     "H36M_ACTIONS",
+    "H36M_H5_ACTIONS",
     "HUMANEVA_ACTIONS",
     "PENN_ACTION_VIDEOS",
     "body_motion",
     "write_amc",
     "write_asf",
     "write_h36m",
+    "write_h36m_cameras_h5",
+    "write_h36m_h5",
     "write_humaneva",
     "write_kinetics_skeleton",
     "write_nw_ucla",
@@ -24,7 +28,7 @@ __all__ = [
 
 import numpy as np
 
-from chiral_jax.data.cameras import h36m_cameras, project_to_pixels, world_to_camera
+from chiral_jax.data.cameras import Camera, h36m_cameras, project_to_pixels, require_h5py, world_to_camera
 from chiral_jax.skeletons import H36M32_TO_17
 
 
@@ -68,6 +72,76 @@ def write_h36m(
     }
     np.savez_compressed(folder / f"data_2d_h36m_{source}.npz", positions_2d=pos2, metadata=meta)
     return pos3
+
+
+H36M_H5_ACTIONS = {
+    "S1": {"Walking 1": 40, "Directions": 25},
+    "S9": {"Walking": 30},
+    "S11": {"Directions": 12},
+}
+"""Takes of :func:`write_h36m_h5`; S11 ``Directions`` is one the reader leaves out, as VideoPose3D does."""
+
+
+def write_h36m_cameras_h5(path: Path, cameras: dict[str, tuple[Camera, ...]] | None = None) -> None:
+    """A ``cameras.h5`` in Martinez et al.'s layout (``subject<N>/camera<i>``, ``R`` stored transposed,
+    ``T`` in mm, ``Name`` as character codes) from {subject: cameras} (default: the package's
+    calibration of all seven subjects)."""
+    h5py = require_h5py()
+    cams = h36m_cameras() if cameras is None else cameras
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        for subject, lst in cams.items():
+            for i, cam in enumerate(lst):
+                g = f.create_group(f"subject{subject.lstrip('S')}/camera{i + 1}")
+                g["R"] = cam.R.T  # camera -> world, as the real file stores it
+                g["T"] = (cam.T * 1000.0).reshape(3, 1)
+                g["f"] = np.asarray(cam.focal, dtype=np.float64).reshape(2, 1)
+                g["c"] = np.asarray(cam.center, dtype=np.float64).reshape(2, 1)
+                g["k"] = cam.k.reshape(3, 1)
+                g["p"] = cam.p.reshape(2, 1)
+                g["Name"] = np.array([float(ord(ch)) for ch in cam.id]).reshape(-1, 1)
+        f["3dtest"] = np.zeros((96, 1))  # the real file has this extra array too
+
+
+def write_h36m_h5(
+    folder: Path,
+    actions: dict | None = None,
+    *,
+    cameras: dict[str, tuple[Camera, ...]] | None = None,
+    poses: dict[str, dict[str, np.ndarray]] | None = None,
+    frames_first: bool = False,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Martinez et al.'s layout: ``S*/MyPoses/3D_positions/<take>.h5`` (``3D_positions`` float64
+    (96, T), world millimetres) and ``cameras.h5`` (:func:`write_h36m_cameras_h5`).
+
+    Args:
+      folder: the manual dir to write.
+      actions: {subject: {take: frames}} (default :data:`H36M_H5_ACTIONS`), random smooth motion.
+      cameras: {subject: cameras} for ``cameras.h5`` (default: the package's calibration).
+      poses: {subject: {take: (T, 32, 3) world metres}} written instead of ``actions``.
+      frames_first: store (T, 96) instead of the release's (96, T).
+
+    Returns:
+      {subject: {take: (T, 32, 3) float64 world metres}}, what the files hold.
+    """
+    h5py = require_h5py()
+    if poses is None:
+        poses = {
+            subject: {
+                take: body_motion(n, 32, seed=20 * si + ai).astype(np.float64)
+                for ai, (take, n) in enumerate(takes.items())
+            }
+            for si, (subject, takes) in enumerate((H36M_H5_ACTIONS if actions is None else actions).items())
+        }
+    for subject, takes in poses.items():
+        d = folder / subject / "MyPoses" / "3D_positions"
+        d.mkdir(parents=True, exist_ok=True)
+        for take, world in takes.items():
+            flat = np.asarray(world, dtype=np.float64).reshape(len(world), 96) * 1000.0
+            with h5py.File(d / f"{take}.h5", "w") as f:
+                f["3D_positions"] = flat if frames_first else flat.T
+    write_h36m_cameras_h5(folder / "cameras.h5", cameras)
+    return poses
 
 
 HUMANEVA_ACTIONS = {

@@ -20,7 +20,7 @@ from typing import Any
 from chiral_jax import skeletons
 from chiral_jax.data.actions import ActionClip
 from chiral_jax.data.cmu_mocap import CMU_HELP, load_cmu_mocap
-from chiral_jax.data.h36m import H36M_MANUAL_INSTRUCTIONS, load_h36m_npz
+from chiral_jax.data.h36m import H36M_MANUAL_INSTRUCTIONS, load_h36m
 from chiral_jax.data.humaneva import HUMANEVA_MANUAL_INSTRUCTIONS, load_humaneva_npz
 from chiral_jax.data.kinetics_skeleton import KINETICS_EXPECTED, KINETICS_HELP, load_kinetics_skeleton
 from chiral_jax.data.nw_ucla import NW_UCLA_EXPECTED, NW_UCLA_HELP, load_nw_ucla
@@ -102,7 +102,7 @@ def _cmu(manual_dir: Path | None, _: ReadOptions) -> Splits:
 
 
 def _h36m(manual_dir: Path | None, options: ReadOptions) -> Splits:
-    return load_h36m_npz(manual_dir, options.keypoints)
+    return load_h36m(manual_dir, options.keypoints)
 
 
 def _humaneva(manual_dir: Path | None, options: ReadOptions) -> Splits:
@@ -140,10 +140,12 @@ DATASETS: dict[str, DatasetEntry] = {
         ),
         DatasetEntry(
             "h36m",
-            "Human3.6M from VideoPose3D's npz files (H36M-17), S1, S5-S8 train / S9, S11 test",
+            "Human3.6M from VideoPose3D's npz files or Martinez et al.'s h5 layout (H36M-17), "
+            "S1, S5-S8 train / S9, S11 test",
             skeletons.H36M,
             _h36m,
-            manual_files="data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz",
+            manual_files="data_3d_h36m.npz and data_2d_h36m_<keypoints>.npz (VideoPose3D), or "
+            "S*/MyPoses/3D_positions/*.h5 and cameras.h5 (Martinez et al., keypoints gt)",
             instructions=H36M_MANUAL_INSTRUCTIONS,
             uses_keypoints=True,
         ),
