@@ -92,6 +92,50 @@ def test_variants_and_optimizer() -> None:
     assert sizes[19] > 5 * sizes[21] and sizes[29] > 5 * sizes[31]
 
 
+def test_adamw_cosine_optimizer() -> None:
+    cfg = _config()
+    cfg.train.update(optimizer="adamw", schedule="cosine", warmup_epochs=1, lr=1e-3, weight_decay=0.0)
+    cfg.train.epochs = 4
+    tx = action.optimizer(cfg.train, 10)
+    params = {"w": np.ones(3, np.float32)}
+    state = tx.init(params)
+    sizes = []
+    for _ in range(40):
+        updates, state = tx.update({"w": np.ones(3, np.float32)}, state, params)
+        sizes.append(float(-updates["w"][0]))
+    # Adam's step is ~lr: warm-up to the peak at step 10, cosine down to 0 at step 40.
+    assert sizes[0] < 1e-5 and abs(sizes[10] - 1e-3) < 1e-5 and sizes[25] < sizes[15] and sizes[39] < 1e-5
+    cfg.train.optimizer = "rmsprop"
+    with pytest.raises(ValueError, match=r"train\.optimizer"):
+        action.optimizer(cfg.train, 10)
+
+
+def test_validation_protocol_never_sees_the_test_view(tmp_path: Path) -> None:
+    fixtures.write_nw_ucla(tmp_path / "ucla")
+    folder, tfds = str(tmp_path / "ucla"), str(tmp_path / "tfds")
+    cfg = _config(name="nw_ucla", manual_dir=folder, data_dir=tfds, frames=6)
+    cfg.data.protocol = "validation"
+    data = action.load_data(cfg.data)
+    # The fixture's view 1 holds two sequences, view 2 one; view 3 (the test view) is left out.
+    assert len(data.train_x) == 2 and len(data.test_x) == 1
+    cfg.data.protocol = "views"
+    with pytest.raises(ValueError, match=r"data\.protocol"):
+        action.load_data(cfg.data)
+
+
+def test_motion_features_keep_the_invariance() -> None:
+    spec = action.skeletons.KINECT_V1.spec(3)
+    x = np.random.default_rng(0).normal(size=(2, 1, 12, spec.size)).astype(np.float32)
+    cfg = _config()
+    cfg.model.motion = True
+    for kind in ("chiral", "baseline"):
+        model = action.make_model(action.Variant(kind, kind, WIDTHS), spec, 4, cfg.model)
+        randomize_params(model, seed=1)
+        model.eval()
+        gap = float(np.max(np.abs(model(x) - model(spec.transform(x)))))
+        assert (gap < 1e-4) if kind == "chiral" else (gap > 1e-3), (kind, gap)
+
+
 @pytest.mark.slow
 def test_action_end_to_end(tmp_path: Path) -> None:
     fixtures.write_nw_ucla(tmp_path / "ucla")

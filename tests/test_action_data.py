@@ -197,3 +197,38 @@ def test_cli_summary_of_action_builds(ucla_dir: Path, kinetics_dir: Path, tmp_pa
     (bad / "a01_s01_e00_v01.json").write_text("{")
     assert main(["nw_ucla", "--manual_dir", str(bad.parent), "--data_dir", str(tmp_path / "other")]) == 1
     assert "a01_s01_e00_v01.json" in capsys.readouterr().err
+
+
+def test_rotation_about_the_vertical_axis() -> None:
+    from chiral_jax.data.rotate import rotate_about_vertical, vertical_rotation_matrix
+
+    r = vertical_rotation_matrix(0.7, 1)
+    np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+    assert np.isclose(np.linalg.det(r), 1.0) and np.array_equal(r[1], [0, 1, 0])
+    # The mirror x -> -x conjugates the rotation to its inverse, so symmetric angles stay symmetric.
+    m = np.diag([-1.0, 1.0, 1.0])
+    np.testing.assert_allclose(m @ r @ m, vertical_rotation_matrix(-0.7, 1), atol=1e-12)
+    p = np.random.default_rng(0).normal(size=(5, 20, 3)).astype(np.float32)
+    q = rotate_about_vertical(p, 0.7)
+    assert q.dtype == np.float32 and np.allclose(q[..., 1], p[..., 1])
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), np.linalg.norm(p, axis=-1), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
+        rotate_about_vertical(p[..., :2], 0.1)
+    with pytest.raises(ValueError, match="vertical_axis"):
+        vertical_rotation_matrix(0.1, 3)
+
+
+def test_augment_clips_view_rotation() -> None:
+    spec = skeletons.KINECT_V1.spec(3)
+    clips = np.random.default_rng(0).normal(size=(6, 1, 8, spec.size)).astype(np.float32)
+    kw = dict(window=8, channels=3, score_channel=None, coords=3, rotation_deg=0.0, translation=0.0)
+    out = A.augment_clips(clips, np.random.default_rng(2), vertical_rotation=1.0, scale=(1.0, 1.0), **kw)
+    p, q = clips.reshape(6, 1, 8, 20, 3), out.reshape(6, 1, 8, 20, 3)
+    np.testing.assert_allclose(q[..., 1], p[..., 1], atol=1e-6)  # the vertical coordinate stays
+    np.testing.assert_allclose(np.linalg.norm(q, axis=-1), np.linalg.norm(p, axis=-1), rtol=1e-5)
+    assert not np.allclose(q[..., 0], p[..., 0])
+    scaled = A.augment_clips(clips, np.random.default_rng(2), scale=(0.8, 1.2), **kw).reshape(q.shape)
+    ratio = np.linalg.norm(scaled, axis=-1) / np.linalg.norm(p, axis=-1)
+    assert np.allclose(ratio, ratio[:, :, :1, :1], rtol=1e-4) and np.all((ratio > 0.79) & (ratio < 1.21))
+    with pytest.raises(ValueError, match="coords=3"):
+        A.augment_clips(clips, np.random.default_rng(2), window=8, channels=3, vertical_rotation=0.5)

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from chiral_jax.data.rotate import random_view_angles, rotate_about_vertical
 from chiral_jax.spec import ChiralSpec
 
 __all__ = [
@@ -214,14 +215,25 @@ def augment_clips(
     rotation_deg: float = 10.0,
     scale: tuple[float, float] = (0.9, 1.1),
     translation: float = 0.1,
+    coords: int = 2,
+    vertical_rotation: float = 0.0,
+    vertical_axis: int = 1,
 ) -> np.ndarray:
     """Training augmentation of a batch ``(B, M, T, J * channels)`` (see the module docstring).
 
     Draws ONE number per clip from ``rng`` (the pipeline's per-row convention) and derives the
-    clip's crop, rotation, scale, translation and mirror from it. ``spec``: mirror each clip with
-    probability 1/2 by this spec (None: no mirror). Returns ``(B, M, window, J * channels)``.
+    clip's crop, view rotation, rotation, scale, translation and mirror from it. ``spec``: mirror
+    each clip with probability 1/2 by this spec (None: no mirror). ``coords``: the leading channels
+    that are coordinates (2: x, y; 3: x, y, z), scaled and translated; ``rotation_deg``: the largest
+    rotation in the (x, y) plane (about the viewing axis); ``vertical_rotation``: the largest
+    rotation (radians, uniform and symmetric) about the 3D ``vertical_axis`` (needs ``coords`` 3;
+    :mod:`chiral_jax.data.rotate`). Returns ``(B, M, window, J * channels)``.
     """
     b, m, t, f = clips.shape
+    if coords not in (2, 3) or coords > channels:
+        raise ValueError(f"augment_clips: coords must be 2 or 3 and <= channels ({channels}), got {coords}")
+    if vertical_rotation and coords != 3:
+        raise ValueError(f"augment_clips: vertical_rotation needs 3D coordinates (coords=3), got {coords}")
     seeds = (rng.random(b) * 2**53).astype(np.int64)  # one double per row
     out = np.zeros((b, m, window, f), np.float32)
     for i in range(b):
@@ -229,11 +241,15 @@ def augment_clips(
         x = clips[i]
         start = int(r.integers(0, t - window + 1)) if t > window else 0
         x = x[:, start : start + window].reshape(m, -1, f // channels, channels).copy()
+        keep = np.any(x != 0, axis=-1) if score_channel is None else x[..., score_channel] != 0
+        p = x[..., :coords]
+        if vertical_rotation:  # drawn only when asked, so the 2D draws stay as they were
+            p = rotate_about_vertical(p, float(random_view_angles(r, 1, vertical_rotation)[0]), vertical_axis)
         th = np.deg2rad(r.uniform(-rotation_deg, rotation_deg))
         rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], np.float32)
-        xy = x[..., :2] @ rot.T * r.uniform(*scale) + r.uniform(-translation, translation, 2)
-        keep = np.any(x != 0, axis=-1) if score_channel is None else x[..., score_channel] != 0
-        x[..., :2] = np.where(keep[..., None], xy, 0.0)
+        p[..., :2] = p[..., :2] @ rot.T
+        p = p * r.uniform(*scale) + r.uniform(-translation, translation, coords)
+        x[..., :coords] = np.where(keep[..., None], p, 0.0)
         x = x.reshape(m, -1, f)
         if spec is not None and r.random() < 0.5:
             x = spec.transform(x)

@@ -30,6 +30,7 @@ __all__ = [
     "load_nw_ucla",
     "normalize_nw_ucla",
     "read_nw_ucla_sequence",
+    "sequence_view",
 ]
 
 NW_UCLA_ACTIONS: tuple[str, ...] = (
@@ -53,6 +54,14 @@ NW_UCLA_EXPECTED = (
 )
 _NAME = re.compile(r"a(\d+)_s(\d+)_e(\d+)_v(\d+)$")
 TRAIN_VIEWS, TEST_VIEWS = (1, 2), (3,)
+
+
+def sequence_view(source: str | Path) -> int:
+    """The view 1..3 in a sequence file's name ``aAA_sSS_eEE_vVV.json``."""
+    match = _NAME.match(Path(source).stem)
+    if match is None:
+        raise ValueError(f"NW-UCLA: {source!r} is not named aAA_sSS_eEE_vVV.json (the view is in the name)")
+    return int(match.group(4))
 
 
 def read_nw_ucla_sequence(path: str | Path) -> tuple[ActionClip, int]:

@@ -44,7 +44,15 @@ from chiral_jax.nn import (
 )
 from chiral_jax.spec import ChiralSpec
 
-__all__ = ["ST_GCN_WIDTHS", "ActionNet", "ChiralActionNet", "layer_kinds", "layer_strides"]
+__all__ = [
+    "ST_GCN_WIDTHS",
+    "ActionNet",
+    "ChiralActionNet",
+    "layer_kinds",
+    "layer_strides",
+    "motion_features",
+    "motion_spec",
+]
 
 Array = jax.Array
 ST_GCN_WIDTHS: tuple[int, ...] = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
@@ -67,6 +75,23 @@ def layer_strides(widths: Sequence[int]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def motion_spec(spec: ChiralSpec) -> ChiralSpec:
+    """The spec of :func:`motion_features`: per joint the ``dim`` coordinates, then their ``dim``
+    frame-to-frame differences, each negated where the coordinate is."""
+    negated = spec.negated + tuple(d + spec.dim for d in spec.negated)
+    return ChiralSpec(spec.left, spec.right, spec.center, 2 * spec.dim, negated)
+
+
+def motion_features(x: Array, dim: int) -> Array:
+    """``(N, T, J * dim)`` -> ``(N, T, J * 2 dim)``: per joint its coordinates and their change since
+    the previous frame (0 on the first frame). The difference is linear and acts per channel, so it
+    commutes with the mirror (:func:`motion_spec`). Padding frames give a jump where they start."""
+    n, t, f = x.shape
+    p = x.reshape(n, t, f // dim, dim)
+    v = jnp.concatenate([jnp.zeros_like(p[:, :1]), p[:, 1:] - p[:, :-1]], axis=1)
+    return jnp.concatenate([p, v], axis=-1).reshape(n, t, 2 * f)
+
+
 def _check_args(widths: Sequence[int], invariance_layer: int | None, kernel_size: int) -> tuple[int, ...]:
     widths = tuple(int(w) for w in widths)
     if not widths or any(w < 1 for w in widths):
@@ -83,6 +108,7 @@ class _ActionBase(nnx.Module):
 
     in_features: int
     num_classes: int
+    motion_dim: int = 0  # coordinates per joint when motion features are added (0: none)
 
     def _fold(self, x: Array) -> tuple[Array, int, int]:
         if x.ndim == 5:
@@ -94,7 +120,8 @@ class _ActionBase(nnx.Module):
                 f"got {tuple(x.shape)}"
             )
         b, m, t, f = x.shape
-        return x.reshape(b * m, t, f), b, m
+        h = x.reshape(b * m, t, f)
+        return (motion_features(h, self.motion_dim) if self.motion_dim else h), b, m
 
     def _run_layer(self, i: int, h: Any) -> Any:
         raise NotImplementedError
@@ -130,6 +157,7 @@ class ChiralActionNet(_ActionBase):
       dropout: rate after every temporal layer.
       invariance_mode: see :func:`chiral_jax.functional.invariance`.
       momentum: batch-norm running-average momentum (Flax's convention).
+      motion: also feed each joint's frame-to-frame change (:func:`motion_features`).
     """
 
     def __init__(
@@ -143,12 +171,15 @@ class ChiralActionNet(_ActionBase):
         dropout: float = 0.5,
         invariance_mode: functional.InvarianceMode = "abs_pairs",
         momentum: float = 0.9,
+        motion: bool = False,
         dtype: Any | None = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.widths = _check_args(widths, invariance_layer, kernel_size)
-        self.in_spec, self.in_features, self.num_classes = in_spec, in_spec.size, num_classes
+        self.in_features, self.num_classes = in_spec.size, num_classes
+        self.motion_dim = in_spec.dim if motion else 0
+        self.in_spec = in_spec = motion_spec(in_spec) if motion else in_spec  # what layer 0 reads
         self.invariance_layer, self.kinds = invariance_layer, layer_kinds(len(self.widths))
         self.strides = layer_strides(self.widths)
         self.drop = ChiralDropout(dropout, rngs=rngs)
@@ -251,6 +282,8 @@ class ActionNet(_ActionBase):
 
     Args:
       in_features: joints x channels per frame; the rest as :class:`ChiralActionNet`.
+      motion_dim: coordinates per joint, to add their frame-to-frame changes
+        (:func:`motion_features`; 0: none).
     """
 
     def __init__(
@@ -262,15 +295,19 @@ class ActionNet(_ActionBase):
         kernel_size: int = 9,
         dropout: float = 0.5,
         momentum: float = 0.9,
+        motion_dim: int = 0,
         dtype: Any | None = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self.widths = _check_args(widths, None, kernel_size)
         self.in_features, self.num_classes = in_features, num_classes
+        if motion_dim < 0 or (motion_dim and in_features % motion_dim):
+            raise ValueError(f"motion_dim must be 0 or divide in_features {in_features}, got {motion_dim}")
+        self.motion_dim = int(motion_dim)
         self.kinds, self.strides = layer_kinds(len(self.widths)), layer_strides(self.widths)
         self.drop = ChiralDropout(dropout, rngs=rngs)
-        ops, norms, f = [], [], in_features
+        ops, norms, f = [], [], in_features * (2 if motion_dim else 1)
         for kind, w, s in zip(self.kinds, self.widths, self.strides, strict=True):
             ops.append(_plain_op(kind, f, w, kernel_size, s, dtype, param_dtype, rngs))
             norms.append(BatchNorm(w, momentum=momentum, dtype=dtype, param_dtype=param_dtype, rngs=rngs))

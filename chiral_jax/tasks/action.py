@@ -38,7 +38,7 @@ from flax import nnx
 from chiral_jax import metrics, skeletons
 from chiral_jax.data import actions as A
 from chiral_jax.data.builders import load_splits
-from chiral_jax.data.nw_ucla import NW_UCLA_ACTIONS, normalize_nw_ucla
+from chiral_jax.data.nw_ucla import NW_UCLA_ACTIONS, TRAIN_VIEWS, normalize_nw_ucla, sequence_view
 from chiral_jax.data.penn_action import ACTIONS as PENN_ACTIONS
 from chiral_jax.data.pipeline import index_batches
 from chiral_jax.data.synthetic_actions import SYNTHETIC_ACTIONS
@@ -147,6 +147,7 @@ def load_data(data: ml_collections.ConfigDict) -> ActionData:
     else:
         splits = {k: [A.clip_from_penn_action(v, PENN_ACTIONS) for v in vids] for k, vids in splits.items()}
         spec, known, method = skeletons.PENN_ACTION.spec(3), PENN_ACTIONS, "resample"
+    splits = _protocol_splits(splits, name, str(data.get("protocol", "test")), data)
     if not splits.get("train") or not splits.get("test"):
         raise ValueError(
             f"{name}: no clips (train {len(splits.get('train', []))}, test {len(splits.get('test', []))})"
@@ -155,6 +156,46 @@ def load_data(data: ml_collections.ConfigDict) -> ActionData:
     train_x, train_y = A.prepare_clips(splits["train"], frames, method=method, score_channel=score)
     test_x, test_y = A.prepare_clips(splits["test"], frames, method=method, score_channel=score)
     return ActionData(name, spec, 3, score, names, train_x, train_y, test_x, test_y)
+
+
+PROTOCOLS = ("test", "validation")
+
+
+def _protocol_splits(
+    splits: dict[str, list[A.ActionClip]], name: str, protocol: str, data: ml_collections.ConfigDict
+) -> dict[str, list[A.ActionClip]]:
+    """``data.protocol``: ``test`` (the dataset's train / test splits) or ``validation``, carved from
+    the training split only, for tuning: NW-UCLA trains on ``data.validation_train_views`` (view 1)
+    and validates on ``data.validation_views`` (view 2), so view 3 is never seen; the other
+    datasets hold out every clip whose index in a fixed permutation (seed 0) falls in the last
+    ``data.validation_fraction`` (0.2) of the training clips."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"data.protocol must be one of {PROTOCOLS}, got {protocol!r}")
+    if protocol == "test":
+        return splits
+    train = splits["train"]
+    if name == "nw_ucla":
+        fit_views = tuple(int(v) for v in data.get("validation_train_views", (1,)))
+        val_views = tuple(int(v) for v in data.get("validation_views", (2,)))
+        if set(fit_views + val_views) - set(TRAIN_VIEWS) or set(fit_views) & set(val_views):
+            raise ValueError(
+                f"nw_ucla validation views must be disjoint subsets of the training views {TRAIN_VIEWS}, got "
+                f"train {fit_views}, validation {val_views}"
+            )
+        views = [sequence_view(c.source) for c in train]
+        return {
+            "train": [c for c, v in zip(train, views, strict=True) if v in fit_views],
+            "test": [c for c, v in zip(train, views, strict=True) if v in val_views],
+        }
+    fraction = float(data.get("validation_fraction", 0.2))
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"data.validation_fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng(0).permutation(len(train))
+    held = set(order[len(train) - max(1, round(fraction * len(train))) :].tolist())
+    return {
+        "train": [c for i, c in enumerate(train) if i not in held],
+        "test": [c for i, c in enumerate(train) if i in held],
+    }
 
 
 # ---------------------------------------------------------------------------------- models
@@ -178,15 +219,17 @@ def make_model(
     kw = dict(
         widths=variant.widths, kernel_size=model.kernel_size, dropout=model.dropout, rngs=nnx.Rngs(seed)
     )
+    motion = bool(model.get("motion", False))
     if variant.kind == "chiral":
         return ChiralActionNet(
             spec,
             num_classes,
             invariance_layer=model.invariance_layer,
             invariance_mode=model.invariance_mode,
+            motion=motion,
             **kw,
         )
-    return ActionNet(spec.size, num_classes, **kw)
+    return ActionNet(spec.size, num_classes, motion_dim=spec.dim if motion else 0, **kw)
 
 
 def _params(variant: Variant, spec: ChiralSpec, num_classes: int, model: ml_collections.ConfigDict) -> int:
@@ -315,14 +358,29 @@ def action_loss(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict
 
 
 def optimizer(train: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.GradientTransformation:
-    """SGD, Nesterov momentum ``train.momentum``, weight decay ``train.weight_decay``, learning rate
-    ``train.lr`` times 0.1 at each epoch of ``train.lr_steps``."""
-    boundaries = {int(e) * steps_per_epoch: 0.1 for e in train.lr_steps}
-    schedule = optax.piecewise_constant_schedule(train.lr, boundaries)
-    return optax.chain(
-        optax.add_decayed_weights(train.weight_decay),
-        optax.sgd(schedule, momentum=train.momentum, nesterov=True),
-    )
+    """``train.optimizer``: ``sgd`` (Nesterov momentum ``train.momentum``, weight decay
+    ``train.weight_decay`` added to the gradient) or ``adamw`` (decoupled weight decay
+    ``train.weight_decay``). ``train.schedule``: ``steps`` (``train.lr`` times 0.1 at each epoch of
+    ``train.lr_steps``) or ``cosine`` (linear warm-up over ``train.warmup_epochs``, then cosine decay to
+    0 at the last epoch)."""
+    kind, sched = str(train.get("optimizer", "sgd")), str(train.get("schedule", "steps"))
+    if sched == "steps":
+        boundaries = {int(e) * steps_per_epoch: 0.1 for e in train.lr_steps}
+        schedule = optax.piecewise_constant_schedule(train.lr, boundaries)
+    elif sched == "cosine":
+        total = int(train.epochs) * steps_per_epoch
+        warmup = min(round(float(train.get("warmup_epochs", 0)) * steps_per_epoch), total - 1)
+        schedule = optax.warmup_cosine_decay_schedule(0.0, train.lr, max(warmup, 0), total, 0.0)
+    else:
+        raise ValueError(f"train.schedule must be 'steps' or 'cosine', got {sched!r}")
+    if kind == "sgd":
+        return optax.chain(
+            optax.add_decayed_weights(train.weight_decay),
+            optax.sgd(schedule, momentum=train.momentum, nesterov=True),
+        )
+    if kind == "adamw":
+        return optax.adamw(schedule, weight_decay=train.weight_decay)
+    raise ValueError(f"train.optimizer must be 'sgd' or 'adamw', got {kind!r}")
 
 
 class ActionTask(runner.Task):
@@ -383,6 +441,7 @@ class ActionTask(runner.Task):
             spec=data.spec if variant.augment else None,
             score_channel=data.score_channel,
             random_move=bool(config.data.get("random_move", True)),
+            moves=dict(config.data.get("augment") or {}),
         )
 
         def batches(epoch: int) -> Any:
@@ -441,9 +500,21 @@ class ActionTask(runner.Task):
 
 
 def _augment(
-    batch: dict[str, np.ndarray], rng: np.random.Generator, *, random_move: bool, **kw: Any
+    batch: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    *,
+    random_move: bool,
+    moves: dict[str, Any],
+    **kw: Any,
 ) -> dict[str, np.ndarray]:
-    moves = {} if random_move else {"rotation_deg": 0.0, "scale": (1.0, 1.0), "translation": 0.0}
+    """``data.augment`` holds :func:`~chiral_jax.data.actions.augment_clips`' move options
+    (``rotation_deg``, ``scale``, ``translation``, ``coords``, ``vertical_rotation``,
+    ``vertical_axis``); ``data.random_move`` False turns every move off."""
+    moves = dict(moves)
+    if "scale" in moves:
+        moves["scale"] = tuple(float(v) for v in moves["scale"])
+    if not random_move:
+        moves.update(rotation_deg=0.0, scale=(1.0, 1.0), translation=0.0, vertical_rotation=0.0)
     return {**batch, "clips": A.augment_clips(batch["clips"], rng, **kw, **moves)}
 
 

@@ -32,6 +32,17 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.frames = 64  # clips are cut / zero-padded (or resampled) to this many frames
     c.data.train_window = 48  # training crops a random window of this many frames (0: all)
     c.data.random_move = True  # random small rotation / scale / translation per training clip
+    c.data.augment = ml_collections.ConfigDict(  # the moves of data.random_move (augment_clips)
+        {
+            "rotation_deg": 10.0,  # largest rotation about the viewing axis, in the (x, y) plane
+            "scale": (0.9, 1.1),
+            "translation": 0.1,
+            "coords": 2,  # leading coordinate channels scaled and translated (3 for x, y, z)
+            "vertical_rotation": 0.0,  # radians, largest rotation about the vertical axis (3D only)
+            "vertical_axis": 1,
+        }
+    )
+    c.data.protocol = "test"  # test | validation (carved from the training split: docs/actions.md)
     c.data.frame_step = 2  # synthetic: keep every 2nd frame (50 Hz -> 25 Hz)
     c.data.synthetic = ml_collections.ConfigDict({"seed": 0})  # SyntheticActionsConfig options
 
@@ -43,10 +54,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.equal_params = True  # also train the chiral net at the baseline's parameter count
     c.model.kernel_size = 9
     c.model.dropout = 0.5
+    c.model.motion = False  # also feed each joint's frame-to-frame change (models.motion_features)
 
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 40
     c.train.batch_size = 32
+    c.train.optimizer = "sgd"  # sgd (Nesterov) | adamw
+    c.train.schedule = "steps"  # steps (lr_steps) | cosine
+    c.train.warmup_epochs = 0.0  # cosine only
     c.train.lr = 0.1
     c.train.lr_steps = (30, 36)  # epochs after which the learning rate is multiplied by 0.1
     c.train.momentum = 0.9  # Nesterov
