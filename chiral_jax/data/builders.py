@@ -7,7 +7,8 @@ Action: one per video, :meth:`~chiral_jax.data.penn_action.PennActionVideo.to_ex
 ==========  ==================  ===============================================================
 name        manual dir          configs
 ==========  ==================  ===============================================================
-h36m        VideoPose3D npz     the 2D source: ``gt`` (default), ``cpn_ft_h36m_dbb``, ... (any)
+h36m        VideoPose3D npz,    the 2D source: ``gt`` (default), ``cpn_ft_h36m_dbb``, ... (any);
+            or Martinez h5      ``gt`` only for the h5 layout (2D projected with cameras.h5)
 humaneva    VideoPose3D npz     the 2D source: ``gt`` (default), ... (any)
 cmu_mocap   CMU ASF/AMC tree    ``default``
 penn_action labels/*.mat         ``default`` (one example per video, 2D only)
@@ -151,7 +152,7 @@ class KeypointsConfig(tfds.core.BuilderConfig):
 
 
 class H36m(_PoseBuilder, skip_registration=True):
-    """Human3.6M (VideoPose3D npz files in the manual dir), 17 joints, 50 Hz."""
+    """Human3.6M (VideoPose3D npz or Martinez et al.'s h5 layout in the manual dir), 17 joints, 50 Hz."""
 
     name = "h36m"
     MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["h36m"].instructions
