@@ -176,9 +176,15 @@ def test_nw_ucla_normalization_commutes_with_mirror(ucla_dir: Path) -> None:
     spec = skeletons.KINECT_V1.spec(3)
     flat = lambda s: s.reshape(*s.shape[:2], -1)  # noqa: E731
     mirror = spec.transform(flat(clip)).reshape(clip.shape)
-    np.testing.assert_allclose(
-        flat(normalize_nw_ucla(mirror)), spec.transform(flat(normalize_nw_ucla(clip))), atol=1e-6
-    )
+    for kw in ({}, {"align": True}, {"align": True, "scale": "none"}):
+        expected = spec.transform(flat(normalize_nw_ucla(clip, **kw)))
+        np.testing.assert_allclose(flat(normalize_nw_ucla(mirror, **kw)), expected, atol=1e-5)
+    # Aligned: the first frame's hips and shoulders run along +x (no depth component).
+    x = normalize_nw_ucla(clip, align=True, scale="none")[0, 0]
+    u = x[[16, 8]].sum(0) - x[[12, 4]].sum(0)
+    assert u[0] > 0 and abs(u[2]) < 1e-5
+    with pytest.raises(ValueError, match="scale"):
+        normalize_nw_ucla(clip, scale="height")
 
 
 def test_cli_summary_of_action_builds(ucla_dir: Path, kinetics_dir: Path, tmp_path: Path, capsys) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from chiral_jax.data.actions import ActionClip
 from chiral_jax.data.errors import malformed, missing
+from chiral_jax.data.rotate import facing_angle, rotate_about_vertical
 
 __all__ = [
     "NW_UCLA_ACTIONS",
@@ -109,9 +110,27 @@ def load_nw_ucla(manual_dir: str | Path) -> dict[str, list[ActionClip]]:
     return out
 
 
-def normalize_nw_ucla(skeleton: np.ndarray) -> np.ndarray:
-    """(M, T, 20, 3) metres -> centred on the first frame's spine joint (index 1), divided by the
-    clip's largest absolute coordinate (both commute with the mirror x -> -x)."""
+VERTICAL_AXIS = 1
+"""CTR-GCN's packaging stores Kinect camera coordinates with y up (the head above the feet on every
+clip), x horizontal (the mirror's axis) and z the depth."""
+FACING_PAIRS = ((12, 4), (16, 8))
+"""Left / right joints whose difference gives the body's left-to-right direction: (l_hip, l_shoulder)
+and (r_hip, r_shoulder) of :data:`~chiral_jax.skeletons.KINECT_V1`."""
+
+
+def normalize_nw_ucla(skeleton: np.ndarray, *, scale: str = "max_abs", align: bool = False) -> np.ndarray:
+    """(M, T, 20, 3) metres -> centred on the first frame's spine joint (index 1); with ``align``
+    rotated about the vertical axis so that the first frame's hips and shoulders run along x (the
+    body faces the camera: :func:`~chiral_jax.data.rotate.facing_angle`, of the first person);
+    ``scale`` ``max_abs`` divides by the clip's largest absolute coordinate, ``none`` keeps metres.
+    Each step commutes with the mirror x -> -x."""
+    if scale not in ("max_abs", "none"):
+        raise ValueError(f"normalize_nw_ucla: scale must be 'max_abs' or 'none', got {scale!r}")
     x = skeleton - skeleton[:, :1, 1:2]
-    scale = float(np.max(np.abs(x)))
-    return (x / scale if scale > 0 else x).astype(np.float32)
+    if align:
+        left, right = (FACING_PAIRS[0][0], FACING_PAIRS[0][1]), (FACING_PAIRS[1][0], FACING_PAIRS[1][1])
+        x = rotate_about_vertical(x, facing_angle(x[0], left, right, VERTICAL_AXIS), VERTICAL_AXIS)
+    if scale == "none":
+        return x.astype(np.float32)
+    size = float(np.max(np.abs(x)))
+    return (x / size if size > 0 else x).astype(np.float32)

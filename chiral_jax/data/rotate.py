@@ -10,6 +10,11 @@ an unseen view. With the vertical axis ``v`` and the horizontal axes ``(a, b)`` 
 The mirror ``x -> -x`` (axis 0, which must be horizontal) conjugates a rotation about the
 vertical axis to its inverse: ``M R(t) M = R(-t)``. An angle distribution symmetric about 0 therefore
 keeps the augmentation mirror-symmetric: mirrored and plain clips see the same distribution of views.
+
+:func:`facing_angle` gives the rotation that turns a body's left-to-right direction onto the
+horizontal axis ``b`` (x for a vertical y): a view normalisation. It commutes with the mirror too:
+the mirror swaps left and right and negates x, which negates the angle, so
+``R(facing(M X)) M X = M R(facing(X)) X``.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["random_view_angles", "rotate_about_vertical", "vertical_rotation_matrix"]
+__all__ = ["facing_angle", "random_view_angles", "rotate_about_vertical", "vertical_rotation_matrix"]
 
 
 def vertical_rotation_matrix(angle: float, vertical_axis: int = 1) -> np.ndarray:
@@ -48,3 +53,26 @@ def random_view_angles(rng: np.random.Generator, n: int, max_angle: float) -> np
     if max_angle < 0:
         raise ValueError(f"max_angle must be >= 0 radians, got {max_angle}")
     return rng.uniform(-max_angle, max_angle, n)
+
+
+def facing_angle(
+    skeleton: Any,
+    left: tuple[int, ...],
+    right: tuple[int, ...],
+    vertical_axis: int = 1,
+    frames: int = 1,
+) -> float:
+    """The angle (radians) whose :func:`rotate_about_vertical` turns the horizontal part of
+    ``sum(right - left)`` (over the joint pairs ``left[i]`` / ``right[i]``, e.g. hips and shoulders,
+    averaged over the first ``frames`` frames of ``skeleton`` ``(T, J, 3)``) onto the horizontal axis
+    ``(vertical_axis + 2) % 3`` (x for a vertical y). 0 when that direction vanishes."""
+    x = np.asarray(skeleton, np.float64)
+    if x.ndim != 3 or x.shape[-1] != 3:
+        raise ValueError(f"facing_angle: expected a skeleton (T, J, 3), got shape {x.shape}")
+    if len(left) != len(right) or not left:
+        raise ValueError(f"facing_angle: left {left} and right {right} must pair up (at least one pair)")
+    u = (x[: max(1, frames), list(right)] - x[: max(1, frames), list(left)]).sum(axis=(0, 1))
+    a, b = (vertical_axis + 1) % 3, (vertical_axis + 2) % 3
+    if np.hypot(u[a], u[b]) < 1e-9:
+        return 0.0
+    return float(np.pi / 2 - np.arctan2(u[b], u[a]))  # rotating by t adds t to the angle in (a, b)

@@ -139,8 +139,9 @@ def load_data(data: ml_collections.ConfigDict) -> ActionData:
         }
         spec, known = skeletons.OPENPOSE18.spec(3), None
     elif name == "nw_ucla":
+        norm = {"scale": str(data.get("scale", "max_abs")), "align": bool(data.get("align_view", False))}
         splits = {
-            k: [dataclasses.replace(c, skeleton=normalize_nw_ucla(c.skeleton)) for c in v]
+            k: [dataclasses.replace(c, skeleton=normalize_nw_ucla(c.skeleton, **norm)) for c in v]
             for k, v in splits.items()
         }
         spec, known, score, method = skeletons.KINECT_V1.spec(3), NW_UCLA_ACTIONS, None, "resample"

@@ -42,6 +42,8 @@ def get_config() -> ml_collections.ConfigDict:
             "vertical_axis": 1,
         }
     )
+    c.data.align_view = False  # nw_ucla: turn each clip's first frame to face the camera (rotate.py)
+    c.data.scale = "max_abs"  # nw_ucla: max_abs (divide by the largest coordinate) | none (metres)
     c.data.protocol = "test"  # test | validation (carved from the training split: docs/actions.md)
     c.data.frame_step = 2  # synthetic: keep every 2nd frame (50 Hz -> 25 Hz)
     c.data.synthetic = ml_collections.ConfigDict({"seed": 0})  # SyntheticActionsConfig options
