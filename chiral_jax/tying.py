@@ -19,7 +19,7 @@ kernel ``(kernel_size, in, out)`` (Flax's layout). Nothing here imports Flax.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,8 @@ import numpy as np
 from chiral_jax.spec import ChiralSpec
 
 __all__ = [
+    "INIT_SCHEMES",
+    "InitScheme",
     "Initializer",
     "KernelFree",
     "batch_norm_bias",
@@ -40,6 +42,7 @@ __all__ = [
     "init_bias",
     "init_conv",
     "init_linear",
+    "initializers",
     "linear_bias",
     "linear_weight",
     "num_free_bias",
@@ -49,6 +52,8 @@ __all__ = [
     "project_bias",
     "project_conv",
     "project_linear",
+    "torch_bias_init",
+    "torch_kernel_init",
 ]
 
 Array = jax.Array
@@ -57,8 +62,48 @@ KernelFree = dict[str, Array]
 Initializer = Callable[[Array, tuple[int, ...], Any], Array]
 
 default_kernel_init: Initializer = jax.nn.initializers.lecun_normal()
-"""Flax's default. Applied per block, so each block's fan-in is its own input half: with inputs of
-unit variance in every basis direction the output variance matches a dense layer's."""
+"""Flax's default, N(0, 1/fan_in) truncated. Applied per block, so each block's fan-in is its own
+input half: with inputs of unit variance in every basis direction the output variance matches a
+dense layer's."""
+
+torch_kernel_init: Initializer = jax.nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+"""PyTorch's default for ``nn.Linear`` / ``nn.Conv1d`` weights: ``kaiming_uniform_(a=sqrt(5))``,
+i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (std ``sqrt(1 / (3 fan_in))``), with PyTorch's fan-in
+``in_channels * kernel_size``, which is also Flax's for a ``(k, in, out)`` kernel. Flax has no
+initializer of this name, so it is spelt out here; ``tests/test_init.py`` checks its bound and std."""
+
+InitScheme = Literal["torch", "lecun"]
+"""How a model draws its weights: ``"torch"`` (PyTorch's defaults, what the VideoPose3D recipes were
+tuned with) or ``"lecun"`` (Flax's: lecun-normal kernels, zero biases)."""
+INIT_SCHEMES: tuple[str, ...] = get_args(InitScheme)
+
+
+def torch_bias_init(fan_in: int) -> Initializer:
+    """PyTorch's default bias: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for the layer's kernel fan-in."""
+    if int(fan_in) < 0:
+        raise ValueError(f"torch_bias_init: fan_in must be >= 0, got {fan_in}")
+    if int(fan_in) == 0:
+        return jax.nn.initializers.zeros
+    bound = 1.0 / np.sqrt(int(fan_in))
+
+    def init(key: Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> Array:
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def initializers(scheme: str, fan_in: int, what: str = "init") -> tuple[Initializer, Initializer]:
+    """``(kernel_init, bias_init)`` of an init scheme for a layer whose kernel has ``fan_in`` inputs.
+
+    For a chiral layer pass the fan-in of its even block (``kernel_size * in_spec.num_even``): each
+    block is then drawn as a PyTorch layer of its own half size (docs/design.md, "Initialization").
+    ``what`` names the argument or config key in the error.
+    """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"{what} must be one of {', '.join(INIT_SCHEMES)}, got {scheme!r}")
+    if scheme == "torch":
+        return torch_kernel_init, torch_bias_init(fan_in)
+    return default_kernel_init, jax.nn.initializers.zeros
 
 
 def _init_block(init: Initializer, key: Array, shape: tuple[int, ...], dtype: Any) -> Array:
@@ -156,9 +201,20 @@ def num_free_bias(out_spec: ChiralSpec) -> int:
     return out_spec.num_even
 
 
-def init_bias(out_spec: ChiralSpec, dtype: Any = jnp.float32) -> Array:
-    """Zero free bias ``(out_spec.num_even,)``."""
-    return jnp.zeros((out_spec.num_even,), dtype)
+def init_bias(
+    out_spec: ChiralSpec,
+    dtype: Any = jnp.float32,
+    *,
+    key: Array | None = None,
+    bias_init: Initializer | None = None,
+) -> Array:
+    """Free bias ``(out_spec.num_even,)``: zeros, or ``bias_init(key, shape, dtype)`` when given."""
+    shape = (out_spec.num_even,)
+    if bias_init is None:
+        return jnp.zeros(shape, dtype)
+    if key is None:
+        raise ValueError("init_bias: bias_init needs a key")
+    return _init_block(bias_init, key, shape, dtype)
 
 
 def linear_bias(free_bias: Array, out_spec: ChiralSpec) -> Array:

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from chiral_jax import functional
+from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
 from chiral_jax.nn import BatchNorm, ChiralActivation, ChiralBatchNorm, ChiralConv1d, ChiralDropout
 from chiral_jax.nn.precision import cast
@@ -118,6 +118,10 @@ class ChiralTemporalModel(_TemporalBase):
         "packed"; :func:`chiral_jax.functional.dropout`): same distribution, cheaper draws.
       causal: no future frames (residuals right-aligned).
       strided: run as the strided training net by default (``__call__(strided=...)`` overrides).
+      momentum: batch norm's running-average momentum, Flax's convention (0.9 = PyTorch's 0.1).
+      init: ``"torch"`` (default: PyTorch's ``Conv1d`` init, which VideoPose3D's recipe was tuned
+        with; each even/odd block drawn as a PyTorch layer of its own half size) or ``"lecun"``
+        (Flax's default); :func:`chiral_jax.tying.initializers`, docs/design.md "Initialization".
       dtype: compute dtype (e.g. ``jnp.bfloat16``; None: the parameters'); param_dtype: parameters'
         (batch-norm statistics stay float32; :mod:`chiral_jax.nn.precision`).
     """
@@ -136,6 +140,7 @@ class ChiralTemporalModel(_TemporalBase):
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
+        init: tying.InitScheme = "torch",
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
@@ -147,8 +152,12 @@ class ChiralTemporalModel(_TemporalBase):
         self.act = ChiralActivation(hid, activation)
         self.drop = ChiralDropout(dropout, mask_bits=dropout_bits, rngs=rngs)
 
-        def conv(a: ChiralSpec, b: ChiralSpec, k: int) -> ChiralConv1d:
-            return ChiralConv1d(a, b, k, use_bias=False, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        def conv(a: ChiralSpec, b: ChiralSpec, k: int, bias: bool = False) -> ChiralConv1d:
+            kernel_init, bias_init = tying.initializers(init, k * a.num_even, "init")
+            return ChiralConv1d(
+                a, b, k, use_bias=bias, kernel_init=kernel_init, bias_init=bias_init if bias else None,
+                dtype=dtype, param_dtype=param_dtype, rngs=rngs,
+            )  # fmt: skip
 
         def bn() -> ChiralBatchNorm:
             return ChiralBatchNorm(hid, momentum=momentum, dtype=dtype, param_dtype=param_dtype)
@@ -156,7 +165,7 @@ class ChiralTemporalModel(_TemporalBase):
         self.expand_conv, self.expand_bn = conv(in_spec, hid, self.filter_widths[0]), bn()
         self.layers_conv = nnx.List([conv(hid, hid, k) for w in self.filter_widths[1:] for k in (w, 1)])
         self.layers_bn = nnx.List([bn() for _ in self.filter_widths[1:] for _ in range(2)])
-        self.shrink = ChiralConv1d(hid, out_spec, 1, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        self.shrink = conv(hid, out_spec, 1, bias=True)
 
     def _conv(self, layer: ChiralConv1d, x: Features, width: int, dilation: int, strided: bool) -> Features:
         if strided:
@@ -172,7 +181,10 @@ class ChiralTemporalModel(_TemporalBase):
 
 class TemporalModel(_TemporalBase):
     """The plain VideoPose3D baseline from Flax layers (same arguments, ReLU by default; the same
-    :class:`chiral_jax.nn.ChiralDropout`, so ``dropout_bits`` draws the same kind of masks)."""
+    :class:`chiral_jax.nn.ChiralDropout`, so ``dropout_bits`` draws the same kind of masks).
+
+    ``init="torch"`` (default) draws kernels and the shrink bias as PyTorch's ``Conv1d`` does
+    (U(+-1/sqrt(in * k))); ``"lecun"``: Flax's lecun-normal kernels and zero bias."""
 
     def __init__(
         self,
@@ -187,6 +199,7 @@ class TemporalModel(_TemporalBase):
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
+        init: tying.InitScheme = "torch",
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
@@ -199,9 +212,11 @@ class TemporalModel(_TemporalBase):
         self.drop = ChiralDropout(dropout, mask_bits=dropout_bits, rngs=rngs)
 
         def conv(a: int, b: int, k: int, bias: bool = False) -> nnx.Conv:
+            kernel_init, bias_init = tying.initializers(init, k * a, "init")
             return nnx.Conv(
-                a, b, (k,), padding="VALID", use_bias=bias, dtype=dtype, param_dtype=param_dtype, rngs=rngs
-            )
+                a, b, (k,), padding="VALID", use_bias=bias, kernel_init=kernel_init, bias_init=bias_init,
+                dtype=dtype, param_dtype=param_dtype, rngs=rngs,
+            )  # fmt: skip
 
         def bn() -> BatchNorm:  # Flax's, with the momentum as state (chiral_jax.nn.BatchNorm)
             return BatchNorm(channels, momentum=momentum, dtype=dtype, param_dtype=param_dtype, rngs=rngs)

@@ -22,6 +22,8 @@ class ChiralConv1d(nnx.Module):
 
     Strides, dilation and padding act on time only, as in ``nnx.Conv`` (padding also ``"CAUSAL"``).
     ``dtype`` / ``param_dtype``: compute and parameter dtypes (:mod:`chiral_jax.nn.precision`).
+    ``kernel_init`` draws each block (its fan-in is the block's own, ``kernel_size * in half``);
+    ``bias_init`` the even bias (None: zeros); :func:`chiral_jax.tying.initializers` gives both.
 
     Attributes:
       kernel_even: (kernel_size, in_spec.num_even, out_spec.num_even).
@@ -40,6 +42,7 @@ class ChiralConv1d(nnx.Module):
         padding: functional.Padding = "VALID",
         use_bias: bool = True,
         kernel_init: tying.Initializer = tying.default_kernel_init,
+        bias_init: tying.Initializer | None = None,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         path: functional.Path = "even_odd",
@@ -62,7 +65,10 @@ class ChiralConv1d(nnx.Module):
         self.shapes = {k: tuple(v.shape) for k, v in free.items()}
         self.param_dtype = param_dtype
         self.kernel_even, self.kernel_odd = stored(free["even"]), stored(free["odd"])
-        self.bias = stored(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        # The key is drawn only for a random bias, so zero-bias layers keep their old streams.
+        bias_key = rngs.params() if use_bias and bias_init is not None else None
+        bias = tying.init_bias(out_spec, param_dtype, key=bias_key, bias_init=bias_init)
+        self.bias = stored(bias) if use_bias else None
         self.use_bias = use_bias
 
     @property

@@ -23,7 +23,9 @@ class ChiralLinear(nnx.Module):
     Holds the free parameters (two blocks and an even bias); the dense weight is a pure function of
     them (:attr:`weight`). Accepts arrays or :class:`~chiral_jax.basis.EvenOdd` features and returns
     the same kind. ``dtype``: compute dtype (None: the inputs' and parameters'); ``param_dtype``:
-    the free parameters' (:mod:`chiral_jax.nn.precision`).
+    the free parameters' (:mod:`chiral_jax.nn.precision`). ``kernel_init`` draws each block (its
+    fan-in is the block's own input half); ``bias_init`` the even bias (None: zeros);
+    :func:`chiral_jax.tying.initializers` gives both for an init scheme.
 
     Attributes:
       kernel_even: (in_spec.num_even, out_spec.num_even).
@@ -38,6 +40,7 @@ class ChiralLinear(nnx.Module):
         *,
         use_bias: bool = True,
         kernel_init: tying.Initializer = tying.default_kernel_init,
+        bias_init: tying.Initializer | None = None,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         path: functional.Path = "even_odd",
@@ -48,7 +51,10 @@ class ChiralLinear(nnx.Module):
         self.shapes = {k: tuple(v.shape) for k, v in free.items()}
         self.param_dtype = param_dtype
         self.kernel_even, self.kernel_odd = stored(free["even"]), stored(free["odd"])
-        self.bias = stored(tying.init_bias(out_spec, param_dtype)) if use_bias else None
+        # The key is drawn only for a random bias, so zero-bias layers keep their old streams.
+        bias_key = rngs.params() if use_bias and bias_init is not None else None
+        bias = tying.init_bias(out_spec, param_dtype, key=bias_key, bias_init=bias_init)
+        self.bias = stored(bias) if use_bias else None
         self.use_bias = use_bias
 
     @property

@@ -48,7 +48,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from chiral_jax import kinematics, rotations, skeletons
+from chiral_jax import kinematics, rotations, skeletons, tying
 from chiral_jax.data import PoseSequence, PoseWindows
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.data.sequence import render
@@ -269,7 +269,11 @@ def make_model(variant: lifting.Variant, model: ml_collections.ConfigDict, seed:
         return tl.make_transformer(variant, SKELETON, model, seed, twist=True)
     rngs = nnx.Rngs(seed)
     j = SKELETON.num_joints
-    kwargs = dict(filter_widths=tuple(model.filter_widths), dropout=model.dropout, strided=True, rngs=rngs)
+    init = model.get("init", "torch")
+    tying.initializers(init, 1, "model.init")  # names the config key when the scheme is unknown
+    kwargs = dict(
+        filter_widths=tuple(model.filter_widths), dropout=model.dropout, strided=True, init=init, rngs=rngs
+    )
     if variant.kind == "baseline":
         return TemporalModel(j * 2, j * 5, channels=variant.channels, activation=variant.activation, **kwargs)
     hidden = ChiralSpec.hidden(variant.channels, negated=variant.hidden == "negated")

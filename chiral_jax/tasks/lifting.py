@@ -27,7 +27,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from chiral_jax import functional, metrics, skeletons
+from chiral_jax import functional, metrics, skeletons, tying
 from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_actions, by_fraction, by_subjects
 from chiral_jax.data.builders import load_splits
 from chiral_jax.data.device_windows import DeviceWindows, fits_on_device
@@ -176,8 +176,12 @@ def make_model(
     seed: int = 0,
     dtype: Any = None,
     dropout_bits: str | None = None,
+    init: str = "torch",
 ) -> nnx.Module:
     """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net).
+
+    ``init``: ``"torch"`` (PyTorch's ``Conv1d`` default, VideoPose3D's) or ``"lecun"`` (Flax's);
+    config ``model.init`` (:func:`chiral_jax.tying.initializers`).
 
     ``dtype``: compute dtype (e.g. ``jnp.bfloat16``; None: float32); parameters and batch-norm
     statistics are float32 either way. ``dropout_bits``: how the dropout masks are drawn
@@ -187,7 +191,9 @@ def make_model(
     if dropout_bits is not None:
         functional.check_mask_bits(dropout_bits, "train.dropout_bits")
     rngs = nnx.Rngs(seed)
+    tying.initializers(init, 1, "model.init")  # names the config key when the scheme is unknown
     kwargs = dict(
+        init=init,
         filter_widths=filter_widths,
         dropout=dropout,
         dropout_bits=dropout_bits,
@@ -540,6 +546,7 @@ class LiftingTask(runner.Task):
             "receptive_field": math.prod(config.model.filter_widths),
             "dropout": config.model.dropout,
             "causal": config.model.causal,
+            "init": config.model.get("init", "torch"),
             "input": "2D keypoints (T, J, 2) in VideoPose3D's normalized screen coordinates "
             "(u / w * 2 - 1, v / w * 2 - h / w)",
             "output": "3D poses (T, J, 3) in metres, camera frame, root-relative (joint 0 at 0)",
@@ -560,6 +567,7 @@ class LiftingTask(runner.Task):
             seed=seed,
             dtype=compute_dtype(config.train.get("dtype", "float32")),
             dropout_bits=config.train.get("dropout_bits", "byte"),
+            init=config.model.get("init", "torch"),
         )
         windows = PoseWindows.from_sequences(
             data.train,

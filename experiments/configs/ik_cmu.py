@@ -39,6 +39,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.filter_widths = (3, 3, 3)  # 27 frames
     c.model.channels = 128
     c.model.dropout = 0.25
+    # Weight init: torch (PyTorch's Conv1d default, VideoPose3D's recipe) | lecun (Flax's default).
+    c.model.init = "torch"
     c.model.causal = False
     c.model.activation = "relu"
     c.model.negated_activation = "tanh"
