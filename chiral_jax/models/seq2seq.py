@@ -10,7 +10,13 @@ over decode steps: the whole forecast is jittable.
 Inputs per frame: ``[pose (J*D), velocity (J*D)]``; the velocity mirrors like a pose, so the input
 spec is :func:`pose_velocity_spec` of the pose spec (the velocity's joints follow the pose's).
 ``velocity="initial"`` feeds the initial velocity ``pose[1] - pose[0]`` at every step (the paper's
-choice); ``"frame"`` feeds each frame's own difference with the previous (0 for the first frame).
+choice); ``"frame"`` feeds each frame's own difference with the previous (0 for the first frame; in
+the decoder, the difference of its last two poses); ``"encoder"`` feeds each observed frame's
+difference to the encoder only and zeros to the decoder (the motion is summarised in the carries,
+not re-injected at every step, where it invites constant-velocity extrapolation).
+
+``zero_head=True`` initializes the read-out to zero: the untrained net forecasts zero velocity
+(the last observed pose repeated) and training moves it away from that only where the data pays.
 
 Normalization (``normalize=True``): poses are centred on the mean joint of the last observed frame
 and scaled by the RMS joint distance from it over the observed frames, then mapped back. Both are
@@ -39,7 +45,8 @@ __all__ = ["ChiralPoseForecaster", "PoseForecaster", "pose_velocity_spec"]
 Array = jax.Array
 PENN_2D: ChiralSpec = PENN_ACTION.spec(2)
 """Penn Action 2D poses (13 joints x (x, y), x negated): the forecasters' default pose spec."""
-Velocity = Literal["initial", "frame"]
+Velocity = Literal["initial", "frame", "encoder"]
+VELOCITIES = ("initial", "frame", "encoder")
 
 
 def pose_velocity_spec(pose_spec: ChiralSpec) -> ChiralSpec:
@@ -94,8 +101,8 @@ class _Forecaster(nnx.Module):
             raise ValueError(
                 f"{name}: teacher_forcing must be a probability in [0, 1], got {teacher_forcing}"
             )
-        if velocity not in ("initial", "frame"):
-            raise ValueError(f"{name}: velocity must be 'initial' or 'frame', got {velocity!r}")
+        if velocity not in VELOCITIES:
+            raise ValueError(f"{name}: velocity must be one of {VELOCITIES}, got {velocity!r}")
         self.pose_spec, self.horizon = pose_spec, horizon
         self.teacher_forcing, self.velocity, self.normalize = teacher_forcing, velocity, normalize
         self.deterministic = False  # .eval() sets it: free-running decoding
@@ -166,7 +173,12 @@ class _Forecaster(nnx.Module):
         else:
             truth = jnp.zeros((batch, horizon, self.pose_spec.size), obs.dtype)
             force = jnp.zeros((horizon, batch, 1), bool)
-        initial_vel = vel[:, -1] if self.velocity == "frame" else vel[:, 0]
+        if self.velocity == "initial":
+            initial_vel = vel[:, 0]
+        elif self.velocity == "frame":
+            initial_vel = vel[:, -1]
+        else:  # "encoder": the decoder sees poses alone
+            initial_vel = jnp.zeros_like(vel[:, 0])
 
         def body(state: tuple[Any, Array, Array], step: tuple[Array, Array]) -> tuple[Any, Array]:
             carries, prev, v = state
@@ -192,8 +204,9 @@ class ChiralPoseForecaster(_Forecaster):
       cell: ``"lstm"`` or ``"gru"``.
       horizon: forecast steps (16).
       teacher_forcing: probability, per sample and step, of feeding the ground truth while training.
-      velocity: ``"initial"`` or ``"frame"`` (module docstring).
+      velocity: ``"initial"``, ``"frame"`` or ``"encoder"`` (module docstring).
       normalize: centre and scale inside the model (module docstring).
+      zero_head: zero-initialized read-out: the untrained net forecasts zero velocity.
       dropout_rate: between the encoder's layers while training.
       dtype, param_dtype: compute and parameter dtypes (:mod:`chiral_jax.nn.precision`); the pose
         rollout stays in the observed poses' dtype.
@@ -211,6 +224,7 @@ class ChiralPoseForecaster(_Forecaster):
         teacher_forcing: float = 0.5,
         velocity: Velocity = "initial",
         normalize: bool = True,
+        zero_head: bool = False,
         dropout_rate: float = 0.0,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
@@ -227,7 +241,8 @@ class ChiralPoseForecaster(_Forecaster):
         kw = {"num_layers": num_layers, "dtype": dtype, "param_dtype": param_dtype, "rngs": rngs}
         self.encoder = layer(self.in_spec, hid, dropout_rate=dropout_rate, **kw)
         self.decoder = layer(self.in_spec, hid, **kw)
-        self.head = ChiralLinear(hid, pose_spec, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        head_init = {"kernel_init": nnx.initializers.zeros_init()} if zero_head else {}
+        self.head = ChiralLinear(hid, pose_spec, dtype=dtype, param_dtype=param_dtype, rngs=rngs, **head_init)
 
     def _encode(self, features: Array) -> Any:
         return self.encoder(features)[1]
@@ -255,6 +270,7 @@ class PoseForecaster(_Forecaster):
         teacher_forcing: float = 0.5,
         velocity: Velocity = "initial",
         normalize: bool = True,
+        zero_head: bool = False,
         dropout_rate: float = 0.0,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
@@ -276,7 +292,10 @@ class PoseForecaster(_Forecaster):
         )
         self.decoder = cells()
         self.dropout = nnx.Dropout(dropout_rate, rngs=rngs)
-        self.head = nnx.Linear(hidden, pose_spec.size, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        head_init = {"kernel_init": nnx.initializers.zeros_init()} if zero_head else {}
+        self.head = nnx.Linear(
+            hidden, pose_spec.size, dtype=dtype, param_dtype=param_dtype, rngs=rngs, **head_init
+        )
 
     def _encode(self, features: Array) -> Any:
         carries = []

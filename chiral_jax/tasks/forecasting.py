@@ -17,6 +17,7 @@ published numbers only), see :func:`chiral_jax.metrics.pck_tprnn_code`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from typing import Any
@@ -46,6 +47,7 @@ __all__ = [
     "load_data",
     "make_model",
     "results_table",
+    "split_validation",
     "train_and_evaluate",
     "trivial_forecasts",
     "variants",
@@ -64,7 +66,8 @@ VISIBILITY = SKELETON.spec(1, negated=())  # the joint permutation alone, for vi
 
 @dataclasses.dataclass(frozen=True)
 class ForecastData:
-    """Forecasting samples of both splits (see :func:`~chiral_jax.data.forecasting.forecast_samples`)."""
+    """Forecasting samples of both splits (see :func:`~chiral_jax.data.forecasting.forecast_samples`);
+    ``test`` holds the validation samples when ``evaluated_on == "validation"``."""
 
     name: str
     train: dict[str, np.ndarray]
@@ -72,13 +75,17 @@ class ForecastData:
     observed: int
     future: int
     videos: dict[str, int]
+    evaluated_on: str = "test"
+    """The split ``test`` holds: ``"test"``, or ``"validation"`` (held-out training videos)."""
 
 
 def load_data(data: ml_collections.ConfigDict) -> ForecastData:
     """Samples of ``data.name``: Penn Action's videos, or the built-in / CMU sequences seen in the
     Penn Action layout (one video per camera view). ``data.clip_frames`` (0: off) cuts videos
-    into clips first (:func:`clip_videos`); ``data.train_fraction`` keeps a fixed random fraction
-    (seed 0) of the training samples."""
+    into clips first (:func:`clip_videos`); ``data.val_fraction`` (0: off) holds out a fixed random
+    fraction of the training videos (:func:`split_validation`), which then replace the test split:
+    tuning never sees the test videos; ``data.train_fraction`` keeps a fixed random fraction
+    (seed 0) of the remaining training samples."""
     name = data.name
     if name not in FORECAST_DATASETS:
         raise ValueError(f"data.name must be synthetic, cmu_mocap or penn_action, got {name!r}")
@@ -95,9 +102,13 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
         splits = {k: videos_from_sequences(v) for k, v in splits.items()}
     if data.get("clip_frames", 0):
         splits = {k: clip_videos(v, data.clip_frames) for k, v in splits.items()}
-    actions = tuple(dict.fromkeys(v.action for v in splits["train"] + splits["test"]))
+    if data.get("val_fraction", 0.0):
+        train_videos, val_videos = split_validation(splits["train"], data.val_fraction)
+        splits = {"train": train_videos, "validation": val_videos}
+    evaluated = "validation" if "validation" in splits else "test"
+    actions = tuple(dict.fromkeys(v.action for v in splits["train"] + splits[evaluated]))
     kw = dict(observed=data.observed, future=data.future, actions=actions)
-    train, test = forecast_samples(splits["train"], **kw), forecast_samples(splits["test"], **kw)
+    train, test = forecast_samples(splits["train"], **kw), forecast_samples(splits[evaluated], **kw)
     if not 0.0 < data.train_fraction <= 1.0:
         raise ValueError(f"data.train_fraction must be in (0, 1], got {data.train_fraction}")
     if data.train_fraction < 1.0:
@@ -105,9 +116,36 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
         keep = np.sort(np.random.default_rng(0).permutation(n)[: max(1, round(n * data.train_fraction))])
         train = {k: v[keep] for k, v in train.items()}
     if not len(train["poses"]) or not len(test["poses"]):
-        raise ValueError(f"{name}: no samples (train {len(train['poses'])}, test {len(test['poses'])})")
+        raise ValueError(
+            f"{name}: no samples (train {len(train['poses'])}, {evaluated} {len(test['poses'])})"
+        )
     counts = {k: len(v) for k, v in splits.items()}
-    return ForecastData(name, train, test, data.observed, data.future, counts)
+    return ForecastData(name, train, test, data.observed, data.future, counts, evaluated)
+
+
+def _video_group(video_id: str) -> str:
+    """The recording a video comes from: clips (``"#start"``) and camera views (the last ``/`` part
+    of a sequence key ``subject/take/camera``) of one take share it; a Penn Action id is its own."""
+    base = video_id.split("#", 1)[0]
+    return base.rsplit("/", 1)[0] if "/" in base else base
+
+
+def split_validation(videos: list[Any], fraction: float, seed: int = 0) -> tuple[list[Any], list[Any]]:
+    """Holds out ``fraction`` of the recordings of ``videos`` (a fixed random draw, ``seed``): every
+    clip and camera view of a held-out take goes to validation, so no motion is in both parts.
+
+    Returns:
+      (train videos, validation videos), each in the input order.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"data.val_fraction must be 0 (off) or in (0, 1), got {fraction}")
+    groups = sorted({_video_group(v.video_id) for v in videos})
+    if len(groups) < 2:
+        raise ValueError(f"data.val_fraction: {len(groups)} recording(s) in the training split, need >= 2")
+    n_val = min(len(groups) - 1, max(1, round(fraction * len(groups))))
+    held = {groups[i] for i in np.random.default_rng(seed).permutation(len(groups))[:n_val]}
+    train = [v for v in videos if _video_group(v.video_id) not in held]
+    return train, [v for v in videos if _video_group(v.video_id) in held]
 
 
 def clip_videos(videos: list[Any], frames: int) -> list[Any]:
@@ -182,13 +220,18 @@ def make_model(
 ) -> nnx.Module:
     """The forecaster of a variant (stacked LSTM or GRU of ``model.layers`` layers, dropout
     ``model.dropout`` between layers, residual decoding; the ground truth is fed back with
-    probability ``teacher_forcing`` per sample and step while training)."""
+    probability ``teacher_forcing`` per sample and step while training). ``model.velocity``
+    (default ``"initial"``), ``model.zero_head`` (False) and ``model.normalize`` (True) are the
+    forecasters' arguments of the same names."""
     kw = dict(
         hidden=variant.hidden,
         num_layers=model.layers,
         cell=model.cell,
         horizon=horizon,
         teacher_forcing=teacher_forcing,
+        velocity=model.get("velocity", "initial"),
+        zero_head=model.get("zero_head", False),
+        normalize=model.get("normalize", True),
         dropout_rate=model.dropout,
         rngs=nnx.Rngs(seed),
     )
@@ -294,17 +337,39 @@ def evaluate(model: nnx.Module, data: ForecastData, *, flip_average: bool = Fals
 # ---------------------------------------------------------------------------------- the task
 
 
-def forecast_loss(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict[str, Array]]:
-    """Mean squared error of the forecast over the visible target joints (teacher forcing as the
-    model's ``teacher_forcing``, ``train.teacher_forcing``, says while training)."""
+LOSSES = ("mse", "l1", "dist")
+
+
+def forecast_loss(
+    model: nnx.Module, batch: dict[str, Array], kind: str = "mse"
+) -> tuple[Array, dict[str, Array]]:
+    """The forecast error over the visible target joints, every step and joint weighted alike
+    (teacher forcing as the model's ``teacher_forcing``, ``train.teacher_forcing``, says while
+    training). ``kind``: ``"mse"`` (squared distance, the conditional mean's loss), ``"l1"``
+    (absolute error per coordinate, the median's) or ``"dist"`` (Euclidean distance per joint,
+    what PCK thresholds)."""
     pred = model(batch["observed"], batch["targets"])
     b, t = pred.shape[:2]
-    sq = jnp.sum(jnp.square(pred - batch["targets"]).reshape(b, t, -1, 2), axis=-1)
-    vis = batch["visible"].astype(sq.dtype)
-    loss = jnp.sum(sq * vis) / jnp.maximum(jnp.sum(vis), 1.0)
+    diff = (pred - batch["targets"]).reshape(b, t, -1, 2)
+    sq = jnp.sum(jnp.square(diff), axis=-1)
     dist = jnp.sqrt(sq + 1e-12)
-    pck = jnp.sum((dist < 0.1) * vis) / jnp.maximum(jnp.sum(vis), 1.0)
+    per_joint = {"mse": sq, "l1": jnp.sum(jnp.abs(diff), axis=-1), "dist": dist}[kind]
+    vis = batch["visible"].astype(sq.dtype)
+    count = jnp.maximum(jnp.sum(vis), 1.0)
+    loss = jnp.sum(per_joint * vis) / count
+    pck = jnp.sum((dist < 0.1) * vis) / count
     return loss, {"pck": 100 * pck}
+
+
+def learning_rate(train: ml_collections.ConfigDict, total_steps: int) -> float | optax.Schedule:
+    """``train.lr``, constant (``train.lr_schedule = "constant"``, the default) or decayed to 0 over
+    ``total_steps`` by a cosine (``"cosine"``)."""
+    kind = train.get("lr_schedule", "constant")
+    if kind == "constant":
+        return train.lr
+    if kind == "cosine":
+        return optax.cosine_decay_schedule(train.lr, max(total_steps, 1))
+    raise ValueError(f"train.lr_schedule must be constant or cosine, got {kind!r}")
 
 
 class ForecastingTask(runner.Task):
@@ -331,6 +396,7 @@ class ForecastingTask(runner.Task):
             "videos": data.videos,
             "observed": data.observed,
             "future": data.future,
+            "evaluated_on": data.evaluated_on,
         }
 
     def variants(self, config: ml_collections.ConfigDict) -> list[Variant]:
@@ -369,8 +435,15 @@ class ForecastingTask(runner.Task):
                 process_count=jax.process_count(),
             )
 
-        tx = optax.chain(optax.clip_by_global_norm(config.train.clip_norm), optax.adam(config.train.lr))
-        return TrainingSetup(model, tx, forecast_loss, batches, steps, config.train.epochs, bn_momentum=None)
+        kind = config.train.get("loss", "mse")
+        if kind not in LOSSES:
+            raise ValueError(f"train.loss must be one of {LOSSES}, got {kind!r}")
+        lr = learning_rate(config.train, steps * config.train.epochs)
+        wd = config.train.get("weight_decay", 0.0)
+        adam = optax.adamw(lr, weight_decay=wd) if wd else optax.adam(lr)  # decoupled decay
+        tx = optax.chain(optax.clip_by_global_norm(config.train.clip_norm), adam)
+        loss = functools.partial(forecast_loss, kind=kind)
+        return TrainingSetup(model, tx, loss, batches, steps, config.train.epochs, bn_momentum=None)
 
     def evaluate(
         self, model: nnx.Module, variant: Variant, data: ForecastData, config: ml_collections.ConfigDict
@@ -403,8 +476,9 @@ class ForecastingTask(runner.Task):
 
     def title(self, results: dict[str, Any]) -> str:
         d = results["data"]
+        split = d.get("evaluated_on", "test")
         return (
-            f"Forecasting results: {d['name']} ({d['train_samples']} train / {d['test_samples']} test "
+            f"Forecasting results: {d['name']} ({d['train_samples']} train / {d['test_samples']} {split} "
             f"samples, {d['observed']} observed + {d['future']} forecast frames)"
         )
 
