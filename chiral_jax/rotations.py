@@ -28,6 +28,7 @@ __all__ = [
     "euler_to_matrix",
     "geodesic_angle",
     "matrix_to_axis_angle",
+    "matrix_to_euler",
     "matrix_to_quaternion",
     "matrix_to_rotation_6d",
     "quaternion_to_matrix",
@@ -98,6 +99,35 @@ def euler_to_matrix(angles: Any, order: str) -> Any:
             raise ValueError(f"euler_to_matrix: order must use X, Y, Z, got {order!r}")
         out = axis_rotation(ax, a[..., i]) @ out
     return out
+
+
+def matrix_to_euler(r: Any, order: str) -> Any:
+    """(..., 3, 3) rotations -> Euler angles (..., 3) radians: the inverse of :func:`euler_to_matrix`.
+
+    ``order`` is a Tait-Bryan order (three different axes, e.g. ``"YXZ"``, composed first-letter-first:
+    ``R = R_Z @ R_X @ R_Y``). The middle angle is in [-pi/2, pi/2], the others in (-pi, pi]; at the
+    gimbal lock (middle angle +-pi/2) the last angle is set to 0 (no gradient there: the angles
+    are not a smooth function of the rotation at the lock).
+    """
+    order = order.upper()
+    if len(order) != 3 or set(order) - set("XYZ") or len(set(order)) != 3:
+        raise ValueError(
+            f"matrix_to_euler: expected a Tait-Bryan order of X, Y, Z (e.g. 'ZXY'), got {order!r}"
+        )
+    xp = _xp(r)
+    r = _asarray(xp, r)
+    if r.shape[-2:] != (3, 3):
+        raise ValueError(f"matrix_to_euler: expected (..., 3, 3) rotations, got {r.shape}")
+    i, j, k = ("XYZ".index(a) for a in order)
+    s = 1.0 if (j - i) % 3 == 1 else -1.0  # +1 for the cyclic orders XYZ, YZX, ZXY
+    # R = R_k(c) R_j(b) R_i(a): the column i of R is R_k R_j e_i, its k entry -s sin(b).
+    cos_b = xp.sqrt(r[..., i, i] ** 2 + r[..., j, i] ** 2)
+    b = xp.arctan2(-s * r[..., k, i], cos_b)
+    lock = cos_b < 1e-9
+    a_lock = xp.arctan2(-s * r[..., j, k], r[..., j, j])  # R = R_j(b) R_i(a) when c is set to 0
+    a = xp.where(lock, a_lock, xp.arctan2(s * r[..., k, j], r[..., k, k]))
+    c = xp.where(lock, 0.0, xp.arctan2(s * r[..., j, i], r[..., i, i]))
+    return xp.stack([a, b, c], axis=-1)
 
 
 def quaternion_to_matrix(q: Any) -> Any:
