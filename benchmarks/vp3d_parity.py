@@ -56,7 +56,9 @@ import numpy as np
 import torch
 from flax import nnx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # torch_ports beside this script
+# torch_ports beside this script (appended: nothing installed is shadowed)
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
 from torch_ports import videopose3d as tp
 
 from chiral_jax.benchmarking import machine_line, report, time_interleaved
@@ -133,7 +135,7 @@ def _init_kwargs(cls: type, init: str) -> dict[str, Any]:
     """``init=`` for the project's nets when asked for and supported ("default": the model's own)."""
     if init == "default":
         return {}
-    if "init" not in inspect.signature(cls).parameters:
+    if "init" not in inspect.signature(cls.__init__).parameters:
         raise ValueError(f"--project-init {init}: {cls.__name__} has no init argument in this checkout")
     return {"init": init}
 
