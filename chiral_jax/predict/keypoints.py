@@ -47,6 +47,7 @@ __all__ = [
     "fill_gaps",
     "input_hash",
     "prepare",
+    "prepare_raw",
     "read_keypoints",
     "to_h36m",
 ]
@@ -117,6 +118,10 @@ class RawKeypoints:
       frame_ids: (T,) int frame numbers (consecutive; skipped frames included with score 0).
       image_size: (W, H) pixels, or None when the file does not say.
       source: the file or folder read; fmt: the format it was read as (``mmpose json``, ...).
+      people: every person detected, per frame (one list per row of ``frame_ids``) of
+        ``(xy (J, 2), scores (J,), confidence)``; ``keypoints`` / ``scores`` hold the most confident
+        of each frame. Filled by the JSON readers (mmpose, COCO results, OpenPose); None for the
+        npz formats, which hold one person (:mod:`chiral_jax.predict.tracking` links them into tracks).
     """
 
     keypoints: np.ndarray
@@ -126,6 +131,7 @@ class RawKeypoints:
     image_size: tuple[int, int] | None
     source: str
     fmt: str
+    people: list[list[tuple[np.ndarray, np.ndarray, float]]] | None = None
 
 
 @dataclasses.dataclass
@@ -253,6 +259,13 @@ def _assemble(
     return xy, scores, frame_ids
 
 
+def _people(
+    per_frame: dict[int, list[tuple[np.ndarray, np.ndarray, float]]], frame_ids: np.ndarray
+) -> list[list[tuple[np.ndarray, np.ndarray, float]]]:
+    """Every frame's detections, in the order of ``frame_ids`` (:attr:`RawKeypoints.people`)."""
+    return [list(per_frame.get(int(f), [])) for f in frame_ids]
+
+
 def _person(
     path: Path, where: str, xy: Any, scores: Any, joints: Sequence[int], expected: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -280,7 +293,7 @@ def _read_mmpose(path: Path, data: Any) -> RawKeypoints:
             xy, sc = _person(path, where, kp[..., :2] if kp.ndim == 2 else kp, sc, (17,), _MMPOSE)
             people.append((xy, sc, float(np.mean(sc))))
     xy, scores, ids = _assemble(path, per_frame, 17, _MMPOSE)
-    return RawKeypoints(xy, scores, "coco17", ids, None, str(path), "mmpose json")
+    return RawKeypoints(xy, scores, "coco17", ids, None, str(path), "mmpose json", _people(per_frame, ids))
 
 
 def _read_coco_results(path: Path, data: list[dict[str, Any]]) -> RawKeypoints:
@@ -301,7 +314,8 @@ def _read_coco_results(path: Path, data: list[dict[str, Any]]) -> RawKeypoints:
         xy, sc = _person(path, f"record {n}", kp[:, :2], kp[:, 2], (17,), _COCO_RESULTS)
         per_frame.setdefault(fid, []).append((xy, sc, float(rec.get("score", np.mean(sc)))))
     xy, scores, ids = _assemble(path, per_frame, 17, _COCO_RESULTS)
-    return RawKeypoints(xy, scores, "coco17", ids, None, str(path), "coco results json")
+    people = _people(per_frame, ids)
+    return RawKeypoints(xy, scores, "coco17", ids, None, str(path), "coco results json", people)
 
 
 def _openpose_people(path: Path, data: Any, where: str) -> list[tuple[np.ndarray, np.ndarray, float]]:
@@ -334,9 +348,8 @@ def _read_openpose(path: Path) -> RawKeypoints:
     j = joints.pop() if joints else 25
     xy, scores, ids = _assemble(path, per_frame, j, _OPENPOSE)
     layout = "body25" if j == 25 else "openpose18"
-    return RawKeypoints(
-        xy, scores, layout, ids, None, str(path), f"openpose {'BODY_25' if j == 25 else 'COCO-18'}"
-    )
+    name = f"openpose {'BODY_25' if j == 25 else 'COCO-18'}"
+    return RawKeypoints(xy, scores, layout, ids, None, str(path), name, _people(per_frame, ids))
 
 
 def _read_npz(path: Path, fmt: str, explicit: bool) -> RawKeypoints:
@@ -519,6 +532,14 @@ def prepare(
     (mmpose / COCO results / OpenPose JSON).
     """
     raw = read_keypoints(path, fmt)
+    return prepare_raw(raw, image_size=image_size, min_score=min_score)
+
+
+def prepare_raw(
+    raw: RawKeypoints, *, image_size: tuple[int, int] | None = None, min_score: float = 0.3
+) -> PreparedKeypoints:
+    """:func:`prepare` of keypoints already read (e.g. one track of
+    :func:`chiral_jax.predict.tracking.track_keypoints`)."""
     size = image_size if image_size is not None else raw.image_size
     if size is None:
         raise KeypointError(
