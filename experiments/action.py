@@ -1,6 +1,6 @@
 """Skeleton action recognition: the mirror-invariant chiral net against its plain baseline.
 
-    python experiments/action.py --workdir /tmp/action [--config experiments/configs/action.py] \
+    python experiments/action.py --workdir /tmp/action [--config experiments/configs/action.py] \\
         [--config.data.name=nw_ucla --config.data.manual_dir=/data/NW-UCLA] [--config.num_seeds=1] ...
 
 Writes ``WORKDIR/results.json`` (``models``: one record per variant and seed with ``name``, ``kind``,

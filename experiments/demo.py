@@ -19,19 +19,48 @@ from flax import nnx
 from chiral_jax import skeletons, testing
 from chiral_jax.benchmarking import xla_flops
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
+from chiral_jax.tasks.cli import ArgumentParser
 
 
 def num_params(module: nnx.Module) -> int:
     return sum(int(np.prod(p.shape)) for p in jax.tree.leaves(nnx.state(module, nnx.Param)))
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """``"3,3,3"`` -> (3, 3, 3): odd positive filter widths."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected odd integers like 3,3,3, got {text!r}") from None
+    if not widths or any(w <= 0 or w % 2 == 0 for w in widths):
+        raise argparse.ArgumentTypeError(f"expected odd positive integers like 3,3,3, got {text!r}")
+    return widths
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", type=int, default=1024)
-    parser.add_argument("--filter_widths", default="3,3,3")
-    parser.add_argument("--batch", type=int, default=8)
-    args = parser.parse_args(argv)
-    widths = tuple(int(w) for w in args.filter_widths.split(","))
+    parser = ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--channels", type=_positive, default=1024, help="hidden width of both nets")
+    parser.add_argument(
+        "--filter_widths",
+        type=_widths,
+        default=(3, 3, 3),
+        help="temporal filter widths, comma-separated (their product is the receptive field)",
+    )
+    parser.add_argument("--batch", type=_positive, default=8, help="random pose windows per check")
+    args = parser.parse_args(argv)  # a bad flag or value: one usage line and an error, exit status 2
+    widths = args.filter_widths
     in_spec, out_spec = skeletons.H36M.spec(2), skeletons.H36M.spec(3)
 
     chiral = ChiralTemporalModel(

@@ -1,6 +1,6 @@
 """2D pose forecasting: chiral seq2seq LSTMs against their plain baseline (PCK@0.05 per step).
 
-    python experiments/forecast2d.py --workdir /tmp/forecast2d [--config experiments/configs/forecast2d.py] \
+    python experiments/forecast2d.py --workdir /tmp/forecast2d [--config experiments/configs/forecast2d.py] \\
         [--config.data.name=penn_action --config.data.manual_dir=/data/Penn_Action] [--config.num_seeds=1] ...
 
 Writes ``WORKDIR/results.json`` (``models``, ``trivial``, ``summary``), ``WORKDIR/results.md`` and one

@@ -1,6 +1,6 @@
 """Lifting to 3D joints and twists, then twist-swing inverse kinematics (HybrIK's recipe).
 
-    python experiments/ik_cmu.py --workdir /tmp/ik_cmu [--config experiments/configs/ik_cmu.py] \
+    python experiments/ik_cmu.py --workdir /tmp/ik_cmu [--config experiments/configs/ik_cmu.py] \\
         [--config.data.name=cmu_mocap --config.data.manual_dir=/path/to/cmu_mocap] ...
 
 Writes ``WORKDIR/results.json`` (``models[]`` with mpjpe_mm, mpjpe_after_ik_mm,

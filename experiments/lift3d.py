@@ -1,6 +1,6 @@
 """2D -> 3D pose lifting: chiral VideoPose3D nets against their dense baseline.
 
-    python experiments/lift3d.py --workdir /tmp/lift3d [--config experiments/configs/lift3d.py] \
+    python experiments/lift3d.py --workdir /tmp/lift3d [--config experiments/configs/lift3d.py] \\
         [--config.model.kind=chiral] [--config.train.epochs=20] ...
 
 Writes ``WORKDIR/results.json``, ``WORKDIR/results.md`` and one folder per variant and seed with

@@ -1,6 +1,6 @@
 """2D -> 3D pose lifting with transformers (HybrIK-Transformer's lifter): chiral vs plain.
 
-    python experiments/transformer_lift.py --workdir /tmp/transformer_lift \
+    python experiments/transformer_lift.py --workdir /tmp/transformer_lift \\
         [--config experiments/configs/transformer_lift.py] [--config.model.tokens=frame] ...
 
 Same datasets, keys and outputs as ``experiments/lift3d.py`` (``WORKDIR/results.json`` in the

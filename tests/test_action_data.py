@@ -201,7 +201,7 @@ def test_cli_summary_of_action_builds(ucla_dir: Path, kinetics_dir: Path, tmp_pa
     bad = tmp_path / "bad" / "all_sqe"
     bad.mkdir(parents=True)
     (bad / "a01_s01_e00_v01.json").write_text("{")
-    assert main(["nw_ucla", "--manual_dir", str(bad.parent), "--data_dir", str(tmp_path / "other")]) == 1
+    assert main(["nw_ucla", "--manual_dir", str(bad.parent), "--data_dir", str(tmp_path / "other")]) == 2
     assert "a01_s01_e00_v01.json" in capsys.readouterr().err
 
 

@@ -121,6 +121,6 @@ def test_cli_prints_one_json_line(tmp_path):
 
 def test_cli_missing_file_names_path_format_and_source(tmp_path):
     out = _cli("humaneva", "--manual_dir", str(tmp_path), "--data_dir", str(tmp_path / "d"))
-    assert out.returncode == 1 and out.stdout == ""
+    assert out.returncode == 2 and out.stdout == ""  # a user mistake: exit status 2
     assert str(tmp_path / "data_3d_humaneva15.npz") in out.stderr
     assert "positions_3d" in out.stderr and "VideoPose3D" in out.stderr

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import shutil
 import sys
@@ -408,6 +409,21 @@ def _quiet_absl() -> Iterator[None]:
         absl_logging.set_verbosity(level)
 
 
+def _read_record(record: Path) -> dict[str, Any] | None:
+    return json.loads(record.read_text()) if record.exists() else None
+
+
+def _say_reused(name: str, builder: tfds.core.DatasetBuilder, source: dict[str, Any] | None) -> None:
+    """One stderr line when an earlier build of a dataset read from the user's files is reused: which
+    folder it was built from (generated datasets say nothing)."""
+    if name in _GENERATED:
+        return
+    made_from = (
+        f"built from {source['manual_dir']} ({source['files']} files)" if source else "source unrecorded"
+    )
+    print(f"{name}: using the earlier build in {builder.data_dir} ({made_from})", file=sys.stderr)
+
+
 def _is_prepared(builder: tfds.core.DatasetBuilder) -> bool:
     return (Path(builder.data_dir) / "dataset_info.json").exists()
 
@@ -434,8 +450,10 @@ def build(
         )
     fingerprint = _source_fingerprint(manual_dir)
     record = Path(builder.data_dir) / _SOURCE_FILE
+    if _is_prepared(builder) and (fingerprint is None or _read_record(record) == fingerprint):
+        _say_reused(name, builder, _read_record(record))
     if _is_prepared(builder) and fingerprint is not None:
-        old = json.loads(record.read_text()) if record.exists() else None
+        old = _read_record(record)
         if old != fingerprint:
             made_from = old["manual_dir"] if old else "unrecorded files"
             warnings.warn(
@@ -455,9 +473,10 @@ def build(
     if not _is_prepared(builder):
         dl_config = tfds.download.DownloadConfig(manual_dir=None if manual_dir is None else str(manual_dir))
         print(f"building {name} into {builder.data_dir} (first use)", file=sys.stderr)
-        # TFDS reports progress on stdout; keep stdout for the caller's results (and no bars).
+        # TFDS reports progress on stdout; keep stdout for the caller's results (and no bars, nor
+        # TFDS's two "downloading and preparing" lines: the line above says it).
         tfds.disable_progress_bar()
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(io.StringIO()):
             builder.download_and_prepare(download_config=dl_config)
         if fingerprint is not None:
             record.write_text(json.dumps(fingerprint))

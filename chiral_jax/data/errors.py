@@ -21,6 +21,11 @@ class DatasetFileError(Exception):
         self.reason = reason
         super().__init__(f"{reason}: {self.path}\n  expected there: {expected}\n  where to get it: {source}")
 
+    def short(self) -> str:
+        """The message in two lines (what the command line prints): the problem and the path, then
+        what was expected there and where to get it."""
+        return f"{self.reason}: {self.path}\nexpected there: {self.expected}; where to get it: {self.source}"
+
 
 class MissingDatasetFile(DatasetFileError, FileNotFoundError):
     """The file (or folder) is not there."""

@@ -40,9 +40,11 @@ __all__ = [
     "FORMATS",
     "H36M_FROM",
     "LAYOUTS",
+    "OUTSIDE_MARGIN",
     "KeypointError",
     "PreparedKeypoints",
     "RawKeypoints",
+    "check_inside_image",
     "detect_format",
     "fill_gaps",
     "input_hash",
@@ -519,24 +521,68 @@ def fill_gaps(
     return out, missing
 
 
+# Keypoints may lie this far outside the image (a fraction of its width / height) before
+# :func:`check_inside_image` calls the image size wrong: detectors place the joints of a person cut
+# by the frame edge a little outside it, a wrong size puts them far outside (or all in a corner).
+OUTSIDE_MARGIN = 0.25
+
+
+def check_inside_image(
+    raw: RawKeypoints,
+    size: tuple[int, int],
+    *,
+    min_score: float = 0.3,
+    margin: float = OUTSIDE_MARGIN,
+    given_by: str = "--image_size",
+    allow_outside: bool = False,
+) -> None:
+    """Raises KeypointError when the detected keypoints (score >= ``min_score``) reach beyond
+    ``margin`` of the ``size`` (W, H) image (a wrong ``--image_size`` skews the screen
+    normalisation and the 3D poses); with ``allow_outside`` it warns instead."""
+    ok = raw.scores >= min_score
+    if not ok.any():
+        return
+    xy = raw.keypoints[ok]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    w, h = size
+    if np.all(lo >= -margin * np.array([w, h])) and np.all(hi <= (1 + margin) * np.array([w, h])):
+        return
+    message = (
+        f"{raw.source}: keypoints span x {lo[0]:.0f}..{hi[0]:.0f}, y {lo[1]:.0f}..{hi[1]:.0f} px, beyond "
+        f"the {w}x{h} image given by {given_by} (margin {margin:.0%}); expected the video's own width "
+        "and height (pass --allow_outside_image to lift them anyway)"
+    )
+    if not allow_outside:
+        raise KeypointError(message)
+    warnings.warn(message.split("; expected")[0] + " (lifted anyway: --allow_outside_image)", UserWarning, 2)
+
+
 def prepare(
     path: str | Path,
     fmt: str = "auto",
     *,
     image_size: tuple[int, int] | None = None,
     min_score: float = 0.3,
+    allow_outside_image: bool = False,
 ) -> PreparedKeypoints:
     """Reads ``path``, maps it to H36M-17, fills gaps and normalizes by the image size.
 
     ``image_size`` (W, H) overrides the file's; it is required for formats that do not store it
-    (mmpose / COCO results / OpenPose JSON).
+    (mmpose / COCO results / OpenPose JSON). Keypoints beyond :data:`OUTSIDE_MARGIN` of the image
+    raise KeypointError (:func:`check_inside_image`; ``allow_outside_image``: a warning instead).
     """
     raw = read_keypoints(path, fmt)
-    return prepare_raw(raw, image_size=image_size, min_score=min_score)
+    return prepare_raw(
+        raw, image_size=image_size, min_score=min_score, allow_outside_image=allow_outside_image
+    )
 
 
 def prepare_raw(
-    raw: RawKeypoints, *, image_size: tuple[int, int] | None = None, min_score: float = 0.3
+    raw: RawKeypoints,
+    *,
+    image_size: tuple[int, int] | None = None,
+    min_score: float = 0.3,
+    allow_outside_image: bool = False,
 ) -> PreparedKeypoints:
     """:func:`prepare` of keypoints already read (e.g. one track of
     :func:`chiral_jax.predict.tracking.track_keypoints`)."""
@@ -547,6 +593,8 @@ def prepare_raw(
             "(the video's width and height in pixels, for the screen normalisation)"
         )
     size = _image_size(size, raw.source)
+    given_by = "--image_size" if image_size is not None else f"the file ({raw.fmt})"
+    check_inside_image(raw, size, min_score=min_score, given_by=given_by, allow_outside=allow_outside_image)
     xy, scores = to_h36m(raw, min_score)
     xy, filled = fill_gaps(xy, scores, source=raw.source, joint_names=skeletons.H36M.joint_names)
     pixels = xy.astype(np.float32)

@@ -15,6 +15,10 @@ of its table. :func:`run` does the rest, the same way for every task:
   ``final_*`` training metrics and its evaluation) and ``summary`` (mean and standard deviation
   over seeds per variant, and per test-time-augmentation row);
 * ``workdir/results.md`` (the task's table) and ``workdir/results.png`` (its main metric per row).
+
+While it runs, a line per run on stderr says which run of how many is starting, the time elapsed and
+an estimate of what is left (:class:`~chiral_jax.tasks.progress.JobProgress`; silent with
+``progress=False``), above the trainer's epoch bars.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from chiral_jax.tasks.progress import JobProgress
 from chiral_jax.train import Trainer, read_metrics
 
 __all__ = [
@@ -197,14 +202,9 @@ def train_variant(
     path = os.path.join(workdir, "result.json")
     fingerprint = _config_hash(config)
     _write_model_metadata(task.model_metadata(variant, data, config), workdir, fingerprint)
-    if os.path.exists(path):
-        with open(path) as f:
-            try:
-                done = json.load(f)
-            except json.JSONDecodeError:
-                done = {}
-        if done.get("config_hash") == fingerprint:
-            return done
+    done = _done_record(workdir, fingerprint)
+    if done is not None:
+        return done
     s = task.setup(variant, seed, data, config)
     train = config.get("train") or {}
     trainer = Trainer(
@@ -242,6 +242,19 @@ def train_variant(
     return record
 
 
+def _done_record(workdir: str, fingerprint: str) -> Record | None:
+    """The run's ``result.json`` when it was written under the config of ``fingerprint``."""
+    path = os.path.join(workdir, "result.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        try:
+            done = json.load(f)
+        except json.JSONDecodeError:
+            return None
+    return done if done.get("config_hash") == fingerprint else None
+
+
 def _write_model_metadata(metadata: Record | None, workdir: str, fingerprint: str) -> None:
     """``workdir/model.json`` (atomically, by process 0), with the config hash of the run."""
     if metadata is None or jax.process_index() != 0:
@@ -258,11 +271,16 @@ def run(task: Task, config: ml_collections.ConfigDict, workdir: str) -> Record:
     os.makedirs(workdir, exist_ok=True)
     data = task.load_data(config)
     seeds = [config.seed + k for k in range(config.num_seeds)]
-    runs = [
-        train_variant(task, variant, seed, data, config, os.path.join(workdir, variant.name, f"seed{seed}"))
-        for variant in task.variants(config)
-        for seed in seeds
-    ]
+    grid = [(variant, seed) for variant in task.variants(config) for seed in seeds]
+    progress = JobProgress(len(grid), enabled=bool(config.get("progress", True)) and jax.process_index() == 0)
+    runs = []
+    for variant, seed in grid:
+        run_dir = os.path.join(workdir, variant.name, f"seed{seed}")
+        cached = _done_record(run_dir, _config_hash(config)) is not None
+        progress.start(variant.name, seed, cached=cached)
+        runs.append(train_variant(task, variant, seed, data, config, run_dir))
+        progress.done(trained=not cached)
+    progress.close()
     results: Record = {
         "config": config.to_dict(),
         "data": task.describe_data(data),
