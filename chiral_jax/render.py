@@ -3,7 +3,8 @@
 * :func:`draw_skeleton_2d` / :func:`draw_skeleton_3d`: one pose on a matplotlib axis, left joints
   blue, right red, centre grey (the mirror partition of the skeleton);
 * :func:`render_prediction`: 2D keypoints beside the lifted 3D pose, as an animated GIF (pillow),
-  an MP4 (when ffmpeg is on the PATH) or a still PNG of one frame.
+  an MP4 (when ffmpeg is on the PATH) or a still PNG of one frame; several people: every one in the
+  2D panel (numbered) and one 3D panel each.
 
 Camera-frame 3D poses (x right, y down, z forward) are drawn with the camera's up as up.
 """
@@ -79,8 +80,8 @@ def draw_skeleton_3d(ax: Any, pose: np.ndarray, skeleton: skeletons.Skeleton, **
 
 
 def _limits_2d(keypoints: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
-    # The person's box over every frame, square, with a margin (y down: limits reversed).
-    lo, hi = keypoints.reshape(-1, 2).min(0), keypoints.reshape(-1, 2).max(0)
+    # The people's box over every frame, square, with a margin (y down: limits reversed).
+    lo, hi = np.nanmin(keypoints.reshape(-1, 2), 0), np.nanmax(keypoints.reshape(-1, 2), 0)
     center, half = (lo + hi) / 2, 0.6 * float((hi - lo).max()) + 1e-6
     return (center[0] - half, center[0] + half), (center[1] + half, center[1] - half)
 
@@ -100,17 +101,28 @@ def render_prediction(
 ) -> str:
     """Draws the 2D keypoints (T, J, 2, pixels) beside the 3D poses (T, J, 3, metres).
 
+    Several people: keypoints (P, T, J, 2) and poses (P, T, J, 3), NaN in the frames where a person
+    is absent; all of them in the 2D panel (numbered 0 .. P - 1), then one 3D panel each.
+
     ``path`` ending in ``.png`` (or ``.jpg``): a still of ``frame`` (default: the middle one).
     ``.gif``: an animation (pillow) of every ``stride``-th frame at ``fps / stride`` frames per
     second. ``.mp4``: the same through ffmpeg; without ffmpeg on the PATH a GIF is written beside
     it instead (with a warning); no suffix: ``.gif`` is added. Returns the path written.
     """
     keypoints_2d, poses_3d = np.asarray(keypoints_2d), np.asarray(poses_3d)
-    if keypoints_2d.shape[0] != poses_3d.shape[0] or keypoints_2d.ndim != 3 or poses_3d.ndim != 3:
+    several = keypoints_2d.ndim == 4
+    if several:  # (P, T, J, .)
+        ok = poses_3d.ndim == 4 and keypoints_2d.shape[:3] == poses_3d.shape[:3] and len(poses_3d) > 0
+    else:
+        ok = keypoints_2d.shape[0] == poses_3d.shape[0] and keypoints_2d.ndim == 3 and poses_3d.ndim == 3
+    if not ok:
         raise ValueError(
-            f"expected keypoints_2d (T, J, 2) and poses_3d (T, J, 3) of the same T, got "
-            f"{keypoints_2d.shape} and {poses_3d.shape}"
+            f"expected keypoints_2d (T, J, 2) and poses_3d (T, J, 3) of the same T (several people: "
+            f"(P, T, J, 2) and (P, T, J, 3)), got {keypoints_2d.shape} and {poses_3d.shape}"
         )
+    kp_people = keypoints_2d if several else keypoints_2d[None]
+    pose_people = poses_3d if several else poses_3d[None]
+    present = np.isfinite(pose_people).all(axis=(2, 3)) & np.isfinite(kp_people).all(axis=(2, 3))
     path = os.fspath(path)
     if not os.path.splitext(path)[1]:
         path += ".gif"  # animations are GIFs unless asked otherwise
@@ -123,34 +135,43 @@ def render_prediction(
             f"ffmpeg is not on the PATH: writing the animation as {path}", UserWarning, stacklevel=2
         )
     plt = _pyplot()
-    t_total = len(poses_3d)
-    fig = plt.figure(figsize=(7.0, 3.5))
-    ax2 = fig.add_subplot(1, 2, 1)
-    ax3 = fig.add_subplot(1, 2, 2, projection="3d")
-    xlim, ylim = _limits_2d(keypoints_2d)
-    p3 = _camera_to_plot(poses_3d)
+    people, t_total = pose_people.shape[:2]
+    fig = plt.figure(figsize=(3.5 * (1 + people), 3.5))
+    ax2 = fig.add_subplot(1, 1 + people, 1)
+    axes3 = [fig.add_subplot(1, 1 + people, 2 + k, projection="3d") for k in range(people)]
+    xlim, ylim = _limits_2d(kp_people[present])
+    p3 = _camera_to_plot(pose_people[present])
     radius = min(max(float(np.abs(p3).max()), 0.5), 1.2)  # metres around the root
 
     def draw(t: int) -> None:
         ax2.clear()
-        ax3.clear()
-        draw_skeleton_2d(ax2, keypoints_2d[t], skeleton)
+        for k in range(people):
+            if present[k, t]:
+                draw_skeleton_2d(ax2, kp_people[k, t], skeleton)
+                if several:
+                    top = kp_people[k, t][np.argmin(kp_people[k, t, :, 1])]
+                    ax2.annotate(
+                        str(k), top, xytext=(0, 4), textcoords="offset points", fontsize=7, ha="center"
+                    )
         ax2.set_xlim(*xlim)
         ax2.set_ylim(*ylim)
         ax2.set_aspect("equal")
         size = f" of {image_size[0]}x{image_size[1]}" if image_size is not None else ""
         ax2.set_title(f"2D keypoints (pixels{size}), frame {t}", fontsize=8)
         ax2.tick_params(labelsize=6)
-        draw_skeleton_3d(ax3, poses_3d[t], skeleton)
-        ax3.set_xlim(-radius, radius)
-        ax3.set_ylim(-radius, radius)
-        ax3.set_zlim(-radius, radius)
-        ax3.set_box_aspect((1, 1, 1), zoom=1.35)
-        ax3.view_init(elev=15, azim=-70)
-        ax3.set_title("3D prediction (m)", fontsize=8)
-        ax3.set_xticklabels([])
-        ax3.set_yticklabels([])
-        ax3.set_zticklabels([])
+        for k, ax3 in enumerate(axes3):
+            ax3.clear()
+            if present[k, t]:
+                draw_skeleton_3d(ax3, pose_people[k, t], skeleton)
+            ax3.set_xlim(-radius, radius)
+            ax3.set_ylim(-radius, radius)
+            ax3.set_zlim(-radius, radius)
+            ax3.set_box_aspect((1, 1, 1), zoom=1.35)
+            ax3.view_init(elev=15, azim=-70)
+            ax3.set_title(f"person {k}, 3D (m)" if several else "3D prediction (m)", fontsize=8)
+            ax3.set_xticklabels([])
+            ax3.set_yticklabels([])
+            ax3.set_zticklabels([])
 
     try:
         if title:

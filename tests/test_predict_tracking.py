@@ -172,3 +172,43 @@ def test_spread_and_bad_arguments():
     raw = kp.RawKeypoints(np.zeros((2, 17, 2)), np.ones((2, 17)), "coco17", np.arange(2), None, "x", "npz")
     with pytest.raises(ValueError, match="expected max_gap >= 0"):
         tracking.track_people(raw, max_gap=-1)
+
+
+@pytest.mark.slow
+def test_predict3d_people_all_writes_tracks_and_a_bvh_per_person(tmp_path):
+    import subprocess
+    import sys
+
+    from test_predict import _fake_run
+
+    from chiral_jax.predict import bvh
+
+    run = _fake_run(tmp_path / "runs")
+    t = 20
+    a, b = _crossing(t)
+    det = _write(tmp_path / "two.json", _records({0: a, 1: b}, t, {1: {0, 1, 2}}))
+    root = Path(__file__).resolve().parents[1]
+    cmd = [
+        sys.executable, str(root / "experiments" / "predict3d.py"), "--checkpoint", str(run), "--keypoints",
+        str(det), "--image_size", f"{W},{H}", "--out", str(tmp_path / "p.npz"), "--people", "all", "--bvh",
+        str(tmp_path / "anim.bvh"), "--fps", "50", "--render", str(tmp_path / "r.png"), "--frame", "10",
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "person 1: frames 3..19 (17 frames lifted)" in done.stdout
+    saved = np.load(tmp_path / "p.npz")
+    tracks, frames = saved["tracks_3d"], saved["track_frames"]
+    assert tracks.shape == (2, t, 17, 3) and frames.shape == (2, t) and frames.dtype == bool
+    assert frames[0].all() and frames[1].tolist() == [False] * 3 + [True] * 17
+    assert np.isfinite(tracks[frames]).all() and np.isnan(tracks[1, :3]).all()
+    np.testing.assert_array_equal(saved["poses_3d"], tracks[0])
+    assert saved["tracks_2d"].shape == (2, t, 17, 2)
+    assert (tmp_path / "r.png").stat().st_size > 1000
+    for k, name in enumerate(("anim.bvh", "anim_1.bvh")):
+        parsed = bvh.read_bvh(tmp_path / name)
+        assert len(parsed.names) == 23 and parsed.num_frames == frames[k].sum()
+        assert parsed.frame_time == pytest.approx(0.02) and parsed.motion.shape[1] == 72
+        back = bvh.read_bvh_poses(tmp_path / name)
+        want = tracks[k][frames[k]].astype(np.float64)
+        want = bvh.normalize_bones(want - want[:, :1], bvh.median_bone_lengths(want))
+        assert np.linalg.norm(back - want, axis=-1).max() < 1e-3  # within 1 mm
