@@ -1,7 +1,7 @@
 """Lift your own 2D keypoints to 3D with a trained lifter.
 
-    python experiments/predict3d.py --checkpoint WORKDIR/<variant>/seed0 --keypoints FILE \
-        [--format auto|coco17|openpose|h36m] [--image_size W,H] --out poses.npz \
+    python experiments/predict3d.py --checkpoint WORKDIR/<variant>/seed0 --keypoints FILE \\
+        [--format auto|coco17|openpose|h36m] [--image_size W,H] --out poses.npz \\
         [--render out.gif|out.mp4|out.png] [--frame T] [--variant NAME] [--min_score 0.3]
 
 ``--checkpoint``: a run folder of ``experiments/lift3d.py`` (or its WORKDIR with ``--variant``).
@@ -27,9 +27,10 @@ import sys
 import time
 import warnings
 
-from absl import app, flags
+from absl import flags
 
-from chiral_jax.predict.keypoints import FORMATS
+from chiral_jax.predict.keypoints import FORMATS, OUTSIDE_MARGIN
+from chiral_jax.tasks.cli import UsageError, flags_help, parse_flags, report_user_errors
 
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Run folder WORKDIR/<variant>/seed<k> (or WORKDIR).")
 _VARIANT = flags.DEFINE_string(
@@ -37,7 +38,14 @@ _VARIANT = flags.DEFINE_string(
 )
 _KEYPOINTS = flags.DEFINE_string("keypoints", None, "2D keypoint file or OpenPose folder.")
 _FORMAT = flags.DEFINE_enum("format", "auto", list(FORMATS), "Input format (auto: detected).")
-_IMAGE_SIZE = flags.DEFINE_string("image_size", None, "W,H of the video in pixels (when the file lacks it).")
+_IMAGE_SIZE = flags.DEFINE_string(
+    "image_size", None, "W,H of the video in pixels (required when the file does not store it)."
+)
+_ALLOW_OUTSIDE = flags.DEFINE_bool(
+    "allow_outside_image",
+    False,
+    f"Lift keypoints that reach beyond --image_size by over {OUTSIDE_MARGIN:.0%} (warn, do not stop).",
+)
 _OUT = flags.DEFINE_string("out", None, "Output npz.")
 _RENDER = flags.DEFINE_string("render", None, "Also draw 2D and 3D side by side: .gif, .mp4 or .png.")
 _FRAME = flags.DEFINE_integer("frame", None, "Frame of a .png rendering (default: the middle one).")
@@ -52,7 +60,12 @@ _PEOPLE = flags.DEFINE_string(
 )
 _BVH = flags.DEFINE_string("bvh", None, "Also write a BVH animation (per person: out.bvh, out_1.bvh, ...).")
 
-flags.mark_flags_as_required(["checkpoint", "keypoints", "out"])
+_VERBOSE = flags.DEFINE_bool("verbose", False, "Show the traceback of an input error.")
+_OWN = (
+    _CHECKPOINT, _VARIANT, _KEYPOINTS, _FORMAT, _IMAGE_SIZE, _ALLOW_OUTSIDE, _OUT, _RENDER, _FRAME,
+    _STRIDE, _FPS, _MIN_SCORE, _FLIP, _PEOPLE, _BVH, _VERBOSE,
+)  # fmt: skip
+_REQUIRED = ("checkpoint", "keypoints", "out")
 
 
 def parse_image_size(text: str | None) -> tuple[int, int] | None:
@@ -63,7 +76,9 @@ def parse_image_size(text: str | None) -> tuple[int, int] | None:
     try:
         w, h = (int(p) for p in parts)
     except ValueError:
-        raise app.UsageError(f"--image_size {text!r}: expected W,H in pixels, e.g. 1920,1080") from None
+        raise UsageError(f"--image_size {text!r}: expected W,H in pixels, e.g. 1920,1080") from None
+    if w <= 0 or h <= 0:
+        raise UsageError(f"--image_size {text!r}: expected positive W,H in pixels, e.g. 1920,1080")
     return w, h
 
 
@@ -76,7 +91,7 @@ def parse_people(text: str | int | None) -> int | None:
     except ValueError:
         n = 0
     if n < 1:
-        raise app.UsageError(f"--people {text!r}: expected 1, all, or a number N >= 1 (the N longest tracks)")
+        raise UsageError(f"--people {text!r}: expected 1, all, or a number N >= 1 (the N longest tracks)")
     return n
 
 
@@ -164,6 +179,7 @@ def predict(
     flip_average: bool = False,
     people: int | None = 1,
     bvh: str | None = None,
+    allow_outside_image: bool = False,
 ) -> dict[str, object]:
     """What the command does; returns the arrays and fields written to ``out``."""
     import numpy as np
@@ -172,16 +188,18 @@ def predict(
     from chiral_jax.predict import keypoints as kp
     from chiral_jax.predict import load_lifter
 
+    # The keypoints first: a mistake in them shows before the checkpoint is restored.
+    options = dict(image_size=image_size, min_score=min_score, allow_outside_image=allow_outside_image)
+    if people == 1:
+        prepared = kp.prepare(keypoints, fmt, **options)
+    else:  # several people: tracks, each prepared alone
+        tracked = _prepare_tracks(keypoints, fmt, people, **options)
     lifter = load_lifter(checkpoint, variant)
     if lifter.skeleton.name != skeletons.H36M.name:
         raise ValueError(
             f"{lifter.run_dir} was trained on the {lifter.skeleton.name} skeleton; detector keypoints "
             "are mapped to h36m (17 joints): use a model trained on synthetic, cmu_mocap or h36m"
         )
-    if people == 1:
-        prepared = kp.prepare(keypoints, fmt, image_size=image_size, min_score=min_score)
-    else:  # several people: tracks, each prepared alone
-        tracked = _prepare_tracks(keypoints, fmt, people, image_size=image_size, min_score=min_score)
     t0 = time.perf_counter()
     if people == 1:
         poses = lifter.predict(prepared.normalized, flip_average=flip_average)
@@ -245,9 +263,25 @@ def predict(
     return result
 
 
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+def main(argv: list[str] | None = None) -> None:
+    """The command: flags, then :func:`predict`; input mistakes print at most three lines and exit
+    with status 2 (``--verbose``: with the traceback)."""
+    argv = list(sys.argv if argv is None else argv)
+    prog = os.path.basename(argv[0]) if argv else "predict3d.py"
+    if any(a in ("-h", "-?", "--help", "-help", "--helpshort", "--helpfull") for a in argv[1:]):
+        print(f"{__doc__.strip()}\n\nflags:\n{flags_help(_OWN)}")
+        raise SystemExit(0)
+    verbose = any(a in ("--verbose", "--verbose=true", "--verbose=True") for a in argv[1:])
+    with report_user_errors(prog, verbose=verbose):
+        parse_flags(argv, _OWN)
+        missing = [f"--{n}" for n in _REQUIRED if flags.FLAGS[n].value is None]
+        if missing:
+            raise UsageError(
+                f"{', '.join(missing)} required; expected --checkpoint RUN --keypoints FILE --out OUT.npz "
+                "(see --help)"
+            )
+        image_size = parse_image_size(_IMAGE_SIZE.value)
+        people = parse_people(_PEOPLE.value)
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # orbax logs every restore at INFO
@@ -256,13 +290,21 @@ def main(argv: list[str]) -> None:
         print(f"predict3d: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show  # one line per warning (gap filling, ffmpeg), no source lines
-    try:
+    here = os.path.dirname(os.path.abspath(__file__))
+    from chiral_jax import predict as predict_package
+    from chiral_jax import render as render_module
+
+    # Bad input (a keypoint file, a run folder, a rendering name): the message, not a traceback.
+    inputs = [os.path.dirname(predict_package.__file__), render_module.__file__, here]
+    with report_user_errors(
+        prog, verbose=verbose, also=(ValueError, FileNotFoundError, KeyError), also_in=inputs
+    ):
         predict(
             _CHECKPOINT.value,
             _KEYPOINTS.value,
             _OUT.value,
             fmt=_FORMAT.value,
-            image_size=parse_image_size(_IMAGE_SIZE.value),
+            image_size=image_size,
             variant=_VARIANT.value,
             render=_RENDER.value,
             frame=_FRAME.value,
@@ -270,13 +312,11 @@ def main(argv: list[str]) -> None:
             fps=_FPS.value,
             min_score=_MIN_SCORE.value,
             flip_average=_FLIP.value,
-            people=parse_people(_PEOPLE.value),
+            people=people,
             bvh=_BVH.value,
+            allow_outside_image=_ALLOW_OUTSIDE.value,
         )
-    except (ValueError, FileNotFoundError, KeyError) as err:  # bad input: the message, not a traceback
-        print(f"predict3d: error: {err}", file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":
-    app.run(main)
+    main()
