@@ -179,14 +179,17 @@ def test_predict3d_people_all_writes_tracks_and_a_bvh_per_person(tmp_path):
     import subprocess
     import sys
 
-    from test_predict import _fake_run
+    from test_predict import _fake_run, _mirror_poses
 
     from chiral_jax.predict import bvh
+    from chiral_jax.predict.simulate import mirror_records
 
     run = _fake_run(tmp_path / "runs")
     t = 20
     a, b = _crossing(t)
-    det = _write(tmp_path / "two.json", _records({0: a, 1: b}, t, {1: {0, 1, 2}}))
+    recs = _records({0: a, 1: b}, t, {1: {0, 1, 2}})
+    det = _write(tmp_path / "two.json", recs)
+    mirrored = _write(tmp_path / "mirrored.json", mirror_records(recs, W))
     root = Path(__file__).resolve().parents[1]
     cmd = [
         sys.executable, str(root / "experiments" / "predict3d.py"), "--checkpoint", str(run), "--keypoints",
@@ -212,3 +215,14 @@ def test_predict3d_people_all_writes_tracks_and_a_bvh_per_person(tmp_path):
         want = tracks[k][frames[k]].astype(np.float64)
         want = bvh.normalize_bones(want - want[:, :1], bvh.median_bone_lengths(want))
         assert np.linalg.norm(back - want, axis=-1).max() < 1e-3  # within 1 mm
+    # The mirrored video: the same tracks, each mirrored (the fake run is a chiral lifter).
+    out_m = str(tmp_path / "m.npz")
+    cmd_m = [*cmd[:5], str(mirrored), "--image_size", f"{W},{H}", "--out", out_m, "--people", "all"]
+    done = subprocess.run(cmd_m, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    back = np.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back["track_frames"], frames)
+    for k in range(2):
+        np.testing.assert_allclose(
+            back["tracks_3d"][k][frames[k]], _mirror_poses(tracks[k][frames[k]], 3), atol=2e-5
+        )
