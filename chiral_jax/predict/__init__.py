@@ -1,5 +1,6 @@
 """Lifting your own 2D keypoints: restore a trained lifter (:mod:`.model`), read detector outputs
-into the H36M-17 layout (:mod:`.keypoints`), predict 3D poses (``experiments/predict3d.py``).
+into the H36M-17 layout (:mod:`.keypoints`), follow several people (:mod:`.tracking`), predict 3D
+poses (``experiments/predict3d.py``) and write them as BVH animations (:mod:`.bvh`).
 
 Imports Flax and orbax lazily (on :func:`load_lifter`)."""
 
