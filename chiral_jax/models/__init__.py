@@ -4,18 +4,23 @@ from chiral_jax.models.action import ActionNet, ChiralActionNet
 from chiral_jax.models.mlp import MLP, ChiralMLP
 from chiral_jax.models.seq2seq import ChiralPoseForecaster, PoseForecaster, pose_velocity_spec
 from chiral_jax.models.temporal import ChiralTemporalModel, TemporalModel
+from chiral_jax.models.trajectory import ROOT_SPEC, LifterWithTrajectory, with_root, with_root_spec
 from chiral_jax.models.transformer import ChiralTransformerLifter, TransformerLifter
 
 __all__ = [
     "MLP",
+    "ROOT_SPEC",
     "ActionNet",
     "ChiralActionNet",
     "ChiralMLP",
     "ChiralPoseForecaster",
     "ChiralTemporalModel",
     "ChiralTransformerLifter",
+    "LifterWithTrajectory",
     "PoseForecaster",
     "TemporalModel",
     "TransformerLifter",
     "pose_velocity_spec",
+    "with_root",
+    "with_root_spec",
 ]

@@ -90,7 +90,11 @@ def _check_variant_name(run: Path, variant: str) -> None:
 
 
 def describe_arrays(shapes: dict[str, tuple[int, ...] | None]) -> str:
-    """One line about a lifter's arrays ``{path: shape}``: chiral or dense, hidden width, blocks."""
+    """One line about a lifter's arrays ``{path: shape}``: chiral or dense, hidden width, blocks
+    (of the pose net, saying so, when a trajectory net is beside it)."""
+    if any(k.startswith("trajectory/") for k in shapes):
+        pose = {k.removeprefix("pose/"): s for k, s in shapes.items() if k.startswith("pose/")}
+        return describe_arrays(pose) + " with a trajectory net of its shape"
     kind = "chiral" if any(k.endswith("kernel_even") for k in shapes) else "dense"
     blocks = len({k.split("/")[1] for k in shapes if k.startswith("layers_conv/")}) // 2
     width: int | str = "?"
@@ -142,9 +146,14 @@ class Lifter:
     def causal(self) -> bool:
         return bool(self.metadata.get("causal", False))
 
+    @property
+    def has_trajectory(self) -> bool:
+        """Whether the model has a trajectory head (``model.trajectory=True`` in training)."""
+        return bool(self.metadata.get("trajectory", False))
+
     def apply_fn(self, *, flip_average: bool = False) -> Any:
-        """A jitted ``x (B, T + R - 1, J * 2) -> (B, T, J * 3)`` of the dilated net (see
-        :func:`chiral_jax.tasks.lifting.dilated_apply`)."""
+        """A jitted ``x (B, T + R - 1, J * 2) -> (B, T, J * 3)`` of the dilated net (``(J + 1) * 3``
+        with a trajectory head; see :func:`chiral_jax.tasks.lifting.dilated_apply`)."""
         from chiral_jax.tasks.lifting import dilated_apply
 
         if flip_average not in self._compiled:  # one jit per setting: repeated calls reuse it
@@ -160,6 +169,14 @@ class Lifter:
         through the dilated net in one call. ``flip_average``: the test-time augmentation
         ``0.5 * (F(x) + T_out F(T_in x))`` (a chiral net gives the same poses without it).
         """
+        return self.predict_with_trajectory(keypoints, flip_average=flip_average)[0]
+
+    def predict_with_trajectory(
+        self, keypoints: np.ndarray, *, flip_average: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """As :meth:`predict`, also the root's camera-frame position (T, 3) in metres when the model
+        has a trajectory head (None otherwise); ``poses + trajectory[:, None]`` is the camera-frame
+        pose. With ``flip_average`` the mirrored input's root, x negated back, is averaged in."""
         from chiral_jax.data.windows import pad_sequence
 
         x = np.asarray(keypoints, np.float32)
@@ -170,8 +187,11 @@ class Lifter:
             )
         padded = pad_sequence(x.reshape(len(x), j * 2), self.receptive_field, causal=self.causal)
         y = np.asarray(self.apply_fn(flip_average=flip_average)(padded[None]))[0]
-        poses = y.reshape(len(x), j, 3)
-        return poses - poses[:, :1]  # root-relative (the targets' joint 0 is 0; the net's is near it)
+        out = y.reshape(len(x), -1, 3)
+        poses = out[:, :j]
+        trajectory = out[:, j] if self.has_trajectory else None
+        # Root-relative (the targets' joint 0 is 0; the net's is near it).
+        return poses - poses[:, :1], trajectory
 
 
 def _abstract_model(meta: dict[str, Any], skeleton: skeletons.Skeleton) -> Any:
@@ -187,6 +207,7 @@ def _abstract_model(meta: dict[str, Any], skeleton: skeletons.Skeleton) -> Any:
             filter_widths=tuple(meta["filter_widths"]),
             dropout=float(meta.get("dropout", 0.0)),
             causal=bool(meta.get("causal", False)),
+            trajectory=bool(meta.get("trajectory", False)),
         )
     )
 

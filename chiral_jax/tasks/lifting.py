@@ -34,13 +34,16 @@ from chiral_jax.data.device_windows import DeviceWindows, fits_on_device
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.data.registry import DATASETS
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
+from chiral_jax.models.trajectory import ROOT_SPEC, LifterWithTrajectory, with_root, with_root_spec
 from chiral_jax.spec import ChiralSpec
+from chiral_jax.tasks import lifting_trajectory as traj
 from chiral_jax.tasks import runner
 from chiral_jax.tasks.runner import Column, TrainingSetup, machine_description, num_params
 from chiral_jax.train import amsgrad_torch
 
 __all__ = [
     "LIFTING",
+    "LIFTING_TRAJECTORY",
     "LiftingData",
     "LiftingTask",
     "Variant",
@@ -61,6 +64,7 @@ __all__ = [
     "subject_action_markdown",
     "subject_action_summary",
     "sweep_table",
+    "task_for",
     "train_and_evaluate",
     "variants",
 ]
@@ -177,8 +181,14 @@ def make_model(
     dtype: Any = None,
     dropout_bits: str | None = None,
     init: str = "torch",
+    trajectory: bool = False,
 ) -> nnx.Module:
     """The strided training net of a variant (``model(x, strided=False)`` is the evaluation net).
+
+    ``trajectory`` (config ``model.trajectory``): a :class:`LifterWithTrajectory`, the same pose net
+    (same parameters and dropout draws as without the head) beside a trajectory net of its shape
+    whose output is the root's camera-frame position (:data:`ROOT_SPEC` for a chiral variant),
+    drawn from a stream of its own; the output is ``(..., (J + 1) * 3)``.
 
     ``init``: ``"torch"`` (PyTorch's ``Conv1d`` default, VideoPose3D's) or ``"lecun"`` (Flax's);
     config ``model.init`` (:func:`chiral_jax.tying.initializers`).
@@ -190,7 +200,6 @@ def make_model(
     """
     if dropout_bits is not None:
         functional.check_mask_bits(dropout_bits, "train.dropout_bits")
-    rngs = nnx.Rngs(seed)
     tying.initializers(init, 1, "model.init")  # names the config key when the scheme is unknown
     kwargs = dict(
         init=init,
@@ -200,15 +209,20 @@ def make_model(
         causal=causal,
         strided=True,
         dtype=dtype,
-        rngs=rngs,
+        activation=variant.activation,
     )
-    if variant.kind == "baseline":
-        j = skeleton.num_joints
-        return TemporalModel(j * 2, j * 3, channels=variant.channels, activation=variant.activation, **kwargs)
-    hidden = ChiralSpec.hidden(variant.channels, negated=variant.hidden == "negated")
-    return ChiralTemporalModel(
-        skeleton.spec(2), skeleton.spec(3), channels=hidden, activation=variant.activation, **kwargs
-    )
+    j = skeleton.num_joints
+
+    def net(out: ChiralSpec, rngs: nnx.Rngs) -> nnx.Module:
+        if variant.kind == "baseline":
+            return TemporalModel(j * 2, out.size, channels=variant.channels, rngs=rngs, **kwargs)
+        hidden = ChiralSpec.hidden(variant.channels, negated=variant.hidden == "negated")
+        return ChiralTemporalModel(skeleton.spec(2), out, channels=hidden, rngs=rngs, **kwargs)
+
+    pose = net(skeleton.spec(3), nnx.Rngs(seed))
+    if not trajectory:
+        return pose
+    return LifterWithTrajectory(pose, net(ROOT_SPEC, nnx.Rngs(jax.random.fold_in(jax.random.key(seed), 1))))
 
 
 def compute_dtype(name: str) -> Any:
@@ -274,11 +288,14 @@ def dilated_apply(
     model: nnx.Module, skeleton: skeletons.Skeleton, *, flip_average: bool = False
 ) -> tuple[Callable[[Any, Array], Array], Any]:
     """``(apply, state)``: ``apply(state, x)`` runs the eval-mode dilated net of ``model`` on
-    ``x`` (B, T + R - 1, J * 2) -> (B, T, J * 3); with ``flip_average`` it returns the test-time
-    augmentation ``0.5 * (F(x) + T_out F(T_in x))``. Puts ``model`` in eval mode."""
+    ``x`` (B, T + R - 1, J * 2) -> (B, T, J * 3) ((J + 1) * 3 with a trajectory head); with
+    ``flip_average`` it returns the test-time augmentation ``0.5 * (F(x) + T_out F(T_in x))`` (the
+    mirrored input's root with x negated back). Puts ``model`` in eval mode."""
     model.eval()
     graphdef, state = nnx.split(model)
     spec_in, spec_out = skeleton.spec(2), skeleton.spec(3)
+    if isinstance(model, LifterWithTrajectory):
+        spec_out = with_root_spec(spec_out)
 
     def apply(state: Any, x: Array) -> Array:
         net = nnx.merge(graphdef, state, copy=True)
@@ -301,8 +318,12 @@ def evaluate(
     chunk: int = 64,
     windowed_apply: Callable[[Array], Array] | None = None,
     batch_size: int = 64,
+    trajectory: bool = False,
 ) -> dict[str, Any]:
     """Protocol metrics of the dilated net on whole test sequences (in millimetres).
+
+    ``trajectory``: the net also outputs the root's position (:class:`LifterWithTrajectory`); adds
+    ``trajectory_mm`` and ``mpjpe_abs_mm`` (:func:`chiral_jax.tasks.lifting_trajectory.trajectory_metrics`).
 
     ``flip_average``: test-time augmentation, the average of ``F(x)`` and ``T_out F(T_in x)``.
     ``windowed_apply``: another net's ``(B, chunk + R - 1, Cin) -> (B, chunk, Cout)`` in place of
@@ -316,6 +337,9 @@ def evaluate(
     )
     preds, fps = predict(windowed_apply, windows, chunk=chunk, batch_size=batch_size)
     j = skeleton.num_joints
+    extra: dict[str, float] = {}
+    if trajectory:
+        preds, extra = traj.trajectory_metrics(preds, test, j)
     per_seq = [(p.reshape(-1, j, 3), s.pose_3d) for p, s in zip(preds, test, strict=True)]
     pred_all = np.concatenate([p for p, _ in per_seq])
     true_all = np.concatenate([t for _, t in per_seq])
@@ -333,6 +357,7 @@ def evaluate(
         "per_action": metrics.aggregate_by_action(frame_errors, [s.action for s in test]),
         "per_subject_action": by_subject_action(per_seq, test),
         "eval_frames_per_second": fps,
+        **extra,
     }
 
 
@@ -493,7 +518,11 @@ def learning_rate(train: ml_collections.ConfigDict, steps_per_epoch: int) -> opt
 
 
 class LiftingTask(runner.Task):
-    """2D -> 3D lifting with VideoPose3D's temporal conv nets (strided training, dilated testing)."""
+    """2D -> 3D lifting with VideoPose3D's temporal conv nets (strided training, dilated testing).
+
+    ``trajectory``: the task of ``model.trajectory=True`` runs (:data:`LIFTING_TRAJECTORY`): its
+    summary and results.md also have the trajectory head's metrics (the config builds the model).
+    """
 
     name = "Lifting"
     summary_keys = ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm", "eval_frames_per_second")
@@ -506,6 +535,12 @@ class LiftingTask(runner.Task):
     )
     primary_metric = "mpjpe_mm"
     final_metrics = ("train_mpjpe_mm",)
+
+    def __init__(self, trajectory: bool = False) -> None:
+        if trajectory:
+            self.summary_keys = (*type(self).summary_keys, *traj.TRAJECTORY_KEYS)
+            self.columns = (*type(self).columns, *(Column(h, k) for h, k in traj.TRAJECTORY_COLUMNS))
+            self.final_metrics = (*type(self).final_metrics, "train_trajectory_mm")
 
     def load_data(self, config: ml_collections.ConfigDict) -> LiftingData:
         train, test, skeleton = load_data(config.data)
@@ -549,7 +584,9 @@ class LiftingTask(runner.Task):
             "init": config.model.get("init", "torch"),
             "input": "2D keypoints (T, J, 2) in VideoPose3D's normalized screen coordinates "
             "(u / w * 2 - 1, v / w * 2 - h / w)",
-            "output": "3D poses (T, J, 3) in metres, camera frame, root-relative (joint 0 at 0)",
+            "output": "3D poses (T, J, 3) in metres, camera frame, root-relative (joint 0 at 0)"
+            + ("; then the root's camera-frame position (T, 3)" if config.model.get("trajectory") else ""),
+            "trajectory": bool(config.model.get("trajectory", False)),
             "dataset": data.name,
             "config": config.to_dict(),
         }
@@ -568,20 +605,32 @@ class LiftingTask(runner.Task):
             dtype=compute_dtype(config.train.get("dtype", "float32")),
             dropout_bits=config.train.get("dropout_bits", "byte"),
             init=config.model.get("init", "torch"),
+            trajectory=config.model.get("trajectory", False),
         )
-        windows = PoseWindows.from_sequences(
-            data.train,
-            receptive_field=math.prod(widths),
-            causal=config.model.causal,
-            flatten=True,
-            with_intrinsics=False,
-        )
+        sk = sk_out = data.skeleton
+        loss = mpjpe_loss(sk.num_joints)
+        if config.model.get("trajectory", False):  # targets [pose, root position]: (J + 1, 3) per frame
+            sk_out, loss = with_root(sk), traj.trajectory_loss(sk.num_joints)
+            windows = PoseWindows(
+                [s.pose_2d for s in data.train],
+                traj.trajectory_targets(data.train),
+                receptive_field=math.prod(widths),
+                causal=config.model.causal,
+                flatten=True,
+            )
+        else:
+            windows = PoseWindows.from_sequences(
+                data.train,
+                receptive_field=math.prod(widths),
+                causal=config.model.causal,
+                flatten=True,
+                with_intrinsics=False,
+            )
         bs = config.train.batch_size
         steps = windows.num_batches(bs, drop_remainder=True)
         if steps == 0:
             raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
-        sk = data.skeleton
-        augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk) if variant.augment else None
+        augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk_out) if variant.augment else None
 
         procs = dict(process_index=jax.process_index(), process_count=jax.process_count())
         device_data = None
@@ -600,7 +649,7 @@ class LiftingTask(runner.Task):
         return TrainingSetup(
             model,
             amsgrad_torch(lr),
-            mpjpe_loss(sk.num_joints),
+            loss,
             batches,
             steps,
             config.train.epochs,
@@ -610,7 +659,11 @@ class LiftingTask(runner.Task):
     def evaluate(
         self, model: nnx.Module, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
     ) -> dict[str, Any]:
-        kwargs = dict(receptive_field=math.prod(config.model.filter_widths), causal=config.model.causal)
+        kwargs = dict(
+            receptive_field=math.prod(config.model.filter_widths),
+            causal=config.model.causal,
+            trajectory=bool(config.model.get("trajectory", False)),
+        )
         out = evaluate(model, data.test, data.skeleton, **kwargs)
         if variant.kind == "baseline" and config.eval.test_time_augmentation:
             out["tta"] = evaluate(model, data.test, data.skeleton, flip_average=True, **kwargs)
@@ -629,16 +682,24 @@ class LiftingTask(runner.Task):
 
 
 LIFTING = LiftingTask()
+LIFTING_TRAJECTORY = LiftingTask(trajectory=True)
+
+
+def task_for(config: ml_collections.ConfigDict | dict[str, Any]) -> LiftingTask:
+    """:data:`LIFTING_TRAJECTORY` when ``model.trajectory`` is on, else :data:`LIFTING`."""
+    model = config.get("model") or {}
+    return LIFTING_TRAJECTORY if model.get("trajectory", False) else LIFTING
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
     """Runs every variant x seed of ``config``; writes results.json / results.md / plots in ``workdir``."""
-    return runner.run(LIFTING, config, workdir)
+    return runner.run(task_for(config), config, workdir)
 
 
 def results_table(results: dict[str, Any]) -> str:
-    """The ``results.md`` table of a lifting run."""
-    return runner.results_table(results, LIFTING.columns, LIFTING.title(results))
+    """The ``results.md`` table of a lifting run (with the trajectory columns when the head was on)."""
+    task = task_for(results.get("config", {}))
+    return runner.results_table(results, task.columns, task.title(results))
 
 
 # ---------------------------------------------------------------------------------- limited data

@@ -26,6 +26,7 @@ from chiral_jax import nn, tying
 from chiral_jax.basis import from_even_odd, to_even_odd
 from chiral_jax.equivariance import assert_equivariant, assert_samplewise_equivariant
 from chiral_jax.models import ChiralActionNet, ChiralMLP, ChiralTemporalModel, ChiralTransformerLifter
+from chiral_jax.models.trajectory import ROOT_SPEC, LifterWithTrajectory, with_root_spec
 from chiral_jax.nn.precision import set_compute_dtype
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
@@ -68,8 +69,9 @@ class BatteryCase:
       build: ``(in_spec, out_spec, rngs) -> module``; ``module(x)`` maps ``in_spec`` to
         :meth:`output_spec`.
       input: ``"vector"`` ``(batch, in.size)`` or ``"sequence"`` ``(batch, time, in.size)``.
-      output: ``"out"`` (the given out spec), ``"in"`` (shape-preserving layers) or
-        ``"invariant"`` (:attr:`invariant_features` invariant channels).
+      output: ``"out"`` (the given out spec), ``"in"`` (shape-preserving layers),
+        ``"invariant"`` (:attr:`invariant_features` invariant channels) or ``"out_with_root"``
+        (the out spec and one more center point: a pose net with a trajectory head).
       frames: time steps of sequence inputs.
       pairs: names of the :data:`SPEC_PAIRS` the battery runs this case on (None: all), for
         composed nets whose compile time dominates; their layers run on every pair anyway.
@@ -78,7 +80,7 @@ class BatteryCase:
     name: str
     build: Callable[[ChiralSpec, ChiralSpec, nnx.Rngs], nnx.Module]
     input: Literal["vector", "sequence"] = "vector"
-    output: Literal["out", "in", "invariant"] = "out"
+    output: Literal["out", "in", "invariant", "out_with_root"] = "out"
     frames: int = 12
     invariant_features: int = 5
     pairs: tuple[str, ...] | None = None
@@ -88,6 +90,8 @@ class BatteryCase:
             return in_spec
         if self.output == "invariant":
             return ChiralSpec.invariant(self.invariant_features)
+        if self.output == "out_with_root":
+            return with_root_spec(out_spec)
         return out_spec
 
 
@@ -262,6 +266,12 @@ def _lifter(**kwargs: Any) -> Callable[[ChiralSpec, ChiralSpec, nnx.Rngs], nnx.M
     return lambda i, o, r: _KeepFromInput(ChiralTransformerLifter(i, o, rngs=r, **{**size, **kwargs}))
 
 
+def _with_trajectory(i: ChiralSpec, o: ChiralSpec, r: nnx.Rngs) -> nnx.Module:
+    """The lifting task's pose net with a trajectory head (the root's camera-frame point)."""
+    size = dict(filter_widths=(3, 3), channels=22, dropout=0.2, rngs=r)
+    return LifterWithTrajectory(ChiralTemporalModel(i, o, **size), ChiralTemporalModel(i, ROOT_SPEC, **size))
+
+
 # Token layers: H36M joint tokens and joint tokens in a scrambled order (test-time budget).
 _TOKEN_PAIRS = ("h36m_2d_to_3d", "scrambled_order")
 
@@ -351,6 +361,14 @@ BATTERY: tuple[BatteryCase, ...] = (
         ),
         "sequence",
         pairs=_COMPOSED_PAIRS[:3],
+    ),
+    # The root's x flips with the pose's: on pairs whose outputs are 3D with x negated.
+    BatteryCase(
+        "temporal_conv_stack_trajectory",
+        _with_trajectory,
+        "sequence",
+        output="out_with_root",
+        pairs=("h36m_2d_to_3d", "scrambled_order", "smpl_3d"),
     ),
     # Token sets: the joints are the tokens (random actions from every spec pair), masks from the input.
     BatteryCase(

@@ -1,10 +1,13 @@
 """Default lifting config: the built-in synthetic set, chiral vs baseline, a 27-frame net.
 
 Command:  python experiments/lift3d.py --workdir /tmp/lift3d
-Runtime:  7 min 8 s on the 2-core CPU machine (x86_64 AMD EPYC, jax 0.10.2): 9 runs of 24 epochs.
-Result:   test MPJPE over 3 seeds (mm): chiral width 128 33.6 +- 0.2, chiral width 182 (the
-          baseline's parameters) 29.5 +- 1.5, baseline with mirror augmentation 35.8 +- 1.9, the
-          same with test-time flip averaging 32.8 +- 0.4 (WORKDIR/results.md; README).
+Runtime:  7 min 8 s on the idle 2-core CPU machine (x86_64 AMD EPYC, jax 0.10.2) for 9 runs of 24
+          epochs, measured with model.init = lecun; with init = torch 28 min at load 13-15 (10 min 41
+          s of CPU time), the same work.
+Result:   test MPJPE over 3 seeds (mm), init = torch: chiral width 128 29.2 +- 1.0, chiral width
+          182 (the baseline's parameters) 27.2 +- 0.5, baseline with mirror augmentation 36.1 +-
+          1.8, the same with test-time flip averaging 31.3 +- 2.2 (WORKDIR/results.md;
+          docs/results.md). init = lecun gave 33.6 +- 0.2, 29.5 +- 1.5, 35.8 +- 1.9, 32.8 +- 0.4.
 """
 
 import ml_collections
@@ -38,6 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
     # Weight init: torch (PyTorch's Conv1d default, VideoPose3D's recipe) | lecun (Flax's default).
     c.model.init = "torch"
     c.model.causal = False
+    # VideoPose3D's trajectory model: a second temporal net of the pose net's shape predicts the root's
+    # camera-frame position (loss weighted by 1/depth); adds trajectory_mm and mpjpe_abs_mm.
+    c.model.trajectory = False
     c.model.activation = "relu"  # on the negation-free ("plain") hidden spec
     c.model.negated_activation = "tanh"  # on the negated hidden spec (the paper's choice)
     c.model.hidden_specs = ("plain",)  # plain | negated
