@@ -168,3 +168,22 @@ def test_h5_layout_through_the_registry_and_tfds(tmp_path):
         1000,
         1002,
     )
+
+
+@pytest.mark.slow
+def test_cli_builds_the_h5_layout(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    write_h36m_h5(tmp_path / "manual")
+    cmd = [sys.executable, "-m", "chiral_jax.data", "h36m", "--manual_dir", str(tmp_path / "manual")]
+    out = subprocess.run([*cmd, "--data_dir", str(tmp_path / "d")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "S1/Directions 1" in out.stderr  # the one warning naming absent takes
+    summary = json.loads(out.stdout.strip())
+    assert summary["splits"]["test"] == {"sequences": 4, "frames": 120}
+    bad = subprocess.run(
+        [*cmd, "--keypoints", "cpn", "--data_dir", str(tmp_path / "e")], capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "ground-truth 2D only" in bad.stderr and bad.stdout == ""
