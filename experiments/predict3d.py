@@ -98,7 +98,8 @@ def parse_people(text: str | int | None) -> int | None:
 def bvh_paths(path: str, count: int) -> list[str]:
     """``out.bvh`` for the first person, ``out_1.bvh``, ``out_2.bvh``, ... for the others."""
     stem, ext = os.path.splitext(path)
-    return [path] + [f"{stem}_{k}{ext or '.bvh'}" for k in range(1, count)]
+    ext = ext or ".bvh"
+    return [stem + ext] + [f"{stem}_{k}{ext}" for k in range(1, count)]
 
 
 def _prepare_tracks(
@@ -255,10 +256,11 @@ def predict(
     if bvh:
         from chiral_jax.predict.bvh import write_bvh
 
-        trajectory = result.get("trajectory") if people == 1 else None  # a trajectory head's (T, 3)
+        root = result.get("trajectory")  # a trajectory head's (T, 3), of person 0: its root moves
         for k, path in enumerate(bvh_paths(bvh, len(tracks_3d))):
             frames = track_frames[k]
-            written = write_bvh(path, tracks_3d[k][frames], fps=fps, trajectory=trajectory)
+            moves = np.asarray(root)[frames] if root is not None and k == 0 else None
+            written = write_bvh(path, tracks_3d[k][frames], fps=fps, trajectory=moves)
             print(f"BVH ({int(frames.sum())} frames, cm, {fps:g} fps) -> {written}")
     return result
 
