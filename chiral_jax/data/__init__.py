@@ -5,7 +5,8 @@ into {"train": [...], "test": [...]}:
 
 * :func:`load_synthetic` -- the embedded deterministic default (no files);
 * :func:`load_cmu_mocap` -- CMU ASF/AMC files (our own reader and forward kinematics);
-* :func:`load_h36m_npz`, :func:`load_humaneva_npz` -- VideoPose3D's npz files.
+* :func:`load_h36m_npz`, :func:`load_humaneva_npz` -- VideoPose3D's npz files;
+* :func:`load_h36m_h5` -- Human3.6M in Martinez et al.'s h5 layout; :func:`load_h36m` reads either.
 
 One data path for every task: the registry (:mod:`chiral_jax.data.registry`) names each dataset
 once (reader, skeleton, builder, download instructions); the TFDS builders
@@ -43,7 +44,8 @@ from chiral_jax.data.cameras import (
 )
 from chiral_jax.data.cmu_mocap import load_cmu_mocap
 from chiral_jax.data.errors import DatasetFileError, MalformedDatasetFile, MissingDatasetFile
-from chiral_jax.data.h36m import load_h36m_npz
+from chiral_jax.data.h36m import load_h36m, load_h36m_npz
+from chiral_jax.data.h36m_h5 import load_h36m_h5
 from chiral_jax.data.humaneva import load_humaneva_npz
 from chiral_jax.data.sequence import PoseSequence, count_frames
 from chiral_jax.data.subsets import by_actions, by_fraction, by_subjects, downsample
@@ -70,6 +72,8 @@ __all__ = [
     "image_coordinates",
     "intrinsics_vector",
     "load_cmu_mocap",
+    "load_h36m",
+    "load_h36m_h5",
     "load_h36m_npz",
     "load_humaneva_npz",
     "load_synthetic",
