@@ -84,3 +84,22 @@ def test_losses_and_schedule():
         forecasting.learning_rate(train, 100)
     with pytest.raises(ValueError, match="velocity must be one of"):
         ChiralPoseForecaster(velocity="last", rngs=nnx.Rngs(0))
+
+
+def test_training_augmentation_reverse_and_strides():
+    from chiral_jax.data.forecasting import forecast_samples, reversed_video
+
+    video = _video("0001", frames=40)  # protocol stride (40 - 1) // 18 = 2
+    back = reversed_video(video)
+    assert back.video_id == "0001~rev"
+    np.testing.assert_array_equal(back.keypoints_px[0], video.keypoints_px[-1])
+    protocol = forecast_samples([video], actions=("walk",))
+    slow = forecast_samples([video], stride_factor=2.0, actions=("walk",))  # stride 4: frames 0, 4, 8, ...
+    np.testing.assert_array_equal(slow["poses"][0, 1], protocol["poses"][4, 0])
+    with pytest.raises(ValueError, match="stride_factor must be > 0, got 0"):
+        forecast_samples([video], stride_factor=0)
+    data = ml_collections.ConfigDict({"train_reverse": True, "train_stride_factors": (1.0, 2.0)})
+    kw = {"observed": 2, "future": 16, "actions": ("walk",)}
+    samples = forecasting._training_samples([video], data, kw)
+    assert len(samples["poses"]) == 4 * 40  # two directions x two strides, one sample per frame
+    assert forecasting._video_group("0001~rev") == "0001"  # a reversed video stays with its recording

@@ -38,6 +38,7 @@ __all__ = [
     "Video2D",
     "forecast_samples",
     "normalize_video",
+    "reversed_video",
     "sample_indices",
     "videos_from_sequences",
 ]
@@ -84,6 +85,17 @@ def videos_from_sequences(
         )
         for s in sequences
     ]
+
+
+def reversed_video(video: Video2D | PennActionVideo | Any) -> Video2D:
+    """The video played backwards (id suffixed ``"~rev"``): motion seen in reverse, for
+    training-time augmentation."""
+    return Video2D(
+        video_id=f"{video.video_id}~rev",
+        action=video.action,
+        keypoints_px=np.ascontiguousarray(np.asarray(video.keypoints_px)[::-1]),
+        visibility=np.ascontiguousarray(np.asarray(video.visibility)[::-1]),
+    )
 
 
 _DTYPES: dict[str, type] = {
@@ -156,6 +168,7 @@ def forecast_samples(
     observed: int = 2,
     future: int = 16,
     actions: Sequence[str] = ACTIONS,
+    stride_factor: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Every forecasting sample of ``videos``: one per start frame of each video.
 
@@ -164,6 +177,8 @@ def forecast_samples(
       observed: frames given to the model (2: pose and initial velocity; 1: the pose alone).
       future: frames to forecast (16 in the paper).
       actions: the action names whose index is the ``action`` label (an action not listed: -1).
+      stride_factor: the protocol's stride times this, rounded (at least 1): other speeds of the
+        same motions, for training-time augmentation only (1: the protocol).
 
     Returns:
       With ``S`` = the total number of frames of ``videos`` and ``N = observed + future``:
@@ -179,6 +194,8 @@ def forecast_samples(
     """
     if observed < 1 or future < 1:
         raise ValueError(f"forecast_samples: observed and future must be >= 1, got {observed}, {future}")
+    if not stride_factor > 0:
+        raise ValueError(f"forecast_samples: stride_factor must be > 0, got {stride_factor}")
     n = observed + future
     parts: dict[str, list[np.ndarray]] = {k: [] for k in _DTYPES}
     joints = PENN_ACTION_NUM_JOINTS
@@ -191,7 +208,7 @@ def forecast_samples(
                 f"forecast_samples: video {video.video_id} visibility has shape {visibility.shape}, "
                 f"expected {(t, joints)}"
             )
-        stride = _stride(t, n)
+        stride = max(round(_stride(t, n) * stride_factor), 1)
         starts = np.arange(t)
         idx = np.minimum(starts[:, None] + stride * np.arange(n)[None], t - 1)  # (T, N)
         parts["poses"].append(coords[idx])

@@ -31,7 +31,7 @@ from flax import nnx
 
 from chiral_jax import metrics, skeletons
 from chiral_jax.data.builders import load_splits
-from chiral_jax.data.forecasting import Video2D, forecast_samples, videos_from_sequences
+from chiral_jax.data.forecasting import Video2D, forecast_samples, reversed_video, videos_from_sequences
 from chiral_jax.data.pipeline import index_batches
 from chiral_jax.models import ChiralPoseForecaster, PoseForecaster
 from chiral_jax.tasks import runner
@@ -84,8 +84,9 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
     Penn Action layout (one video per camera view). ``data.clip_frames`` (0: off) cuts videos
     into clips first (:func:`clip_videos`); ``data.val_fraction`` (0: off) holds out a fixed random
     fraction of the training videos (:func:`split_validation`), which then replace the test split:
-    tuning never sees the test videos; ``data.train_fraction`` keeps a fixed random fraction
-    (seed 0) of the remaining training samples."""
+    tuning never sees the test videos; ``data.train_reverse`` and ``data.train_stride_factors``
+    augment the training samples (:func:`_training_samples`); ``data.train_fraction`` keeps a fixed
+    random fraction (seed 0) of the training samples."""
     name = data.name
     if name not in FORECAST_DATASETS:
         raise ValueError(f"data.name must be synthetic, cmu_mocap or penn_action, got {name!r}")
@@ -108,7 +109,8 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
     evaluated = "validation" if "validation" in splits else "test"
     actions = tuple(dict.fromkeys(v.action for v in splits["train"] + splits[evaluated]))
     kw = dict(observed=data.observed, future=data.future, actions=actions)
-    train, test = forecast_samples(splits["train"], **kw), forecast_samples(splits[evaluated], **kw)
+    test = forecast_samples(splits[evaluated], **kw)
+    train = _training_samples(splits["train"], data, kw)
     if not 0.0 < data.train_fraction <= 1.0:
         raise ValueError(f"data.train_fraction must be in (0, 1], got {data.train_fraction}")
     if data.train_fraction < 1.0:
@@ -123,10 +125,22 @@ def load_data(data: ml_collections.ConfigDict) -> ForecastData:
     return ForecastData(name, train, test, data.observed, data.future, counts, evaluated)
 
 
+def _training_samples(videos: list[Any], data: ml_collections.ConfigDict, kw: dict[str, Any]) -> Batch:
+    """The training samples, augmented by ``data.train_reverse`` (the videos also played backwards)
+    and ``data.train_stride_factors`` (samples also at these multiples of the protocol's stride)."""
+    if data.get("train_reverse", False):
+        videos = list(videos) + [reversed_video(v) for v in videos]
+    factors = tuple(data.get("train_stride_factors", (1.0,)))
+    if not factors:
+        raise ValueError("data.train_stride_factors must hold at least one factor, got ()")
+    parts = [forecast_samples(videos, stride_factor=f, **kw) for f in factors]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def _video_group(video_id: str) -> str:
     """The recording a video comes from: clips (``"#start"``) and camera views (the last ``/`` part
     of a sequence key ``subject/take/camera``) of one take share it; a Penn Action id is its own."""
-    base = video_id.split("#", 1)[0]
+    base = video_id.split("#", 1)[0].removesuffix("~rev")
     return base.rsplit("/", 1)[0] if "/" in base else base
 
 
@@ -337,7 +351,8 @@ def evaluate(model: nnx.Module, data: ForecastData, *, flip_average: bool = Fals
 # ---------------------------------------------------------------------------------- the task
 
 
-LOSSES = ("mse", "l1", "dist")
+LOSSES = ("mse", "l1", "dist", "welsch")
+WELSCH_SCALE = 0.1  # the PCK@0.05 threshold in the protocol's normalised coordinates
 
 
 def forecast_loss(
@@ -346,14 +361,20 @@ def forecast_loss(
     """The forecast error over the visible target joints, every step and joint weighted alike
     (teacher forcing as the model's ``teacher_forcing``, ``train.teacher_forcing``, says while
     training). ``kind``: ``"mse"`` (squared distance, the conditional mean's loss), ``"l1"``
-    (absolute error per coordinate, the median's) or ``"dist"`` (Euclidean distance per joint,
-    what PCK thresholds)."""
+    (absolute error per coordinate, the median's), ``"dist"`` (Euclidean distance per joint,
+    what PCK thresholds) or ``"welsch"`` (``1 - exp(-d^2 / (2 s^2))`` with ``s`` the PCK threshold:
+    a smooth PCK, mode-seeking, a joint far off costs a bounded amount)."""
     pred = model(batch["observed"], batch["targets"])
     b, t = pred.shape[:2]
     diff = (pred - batch["targets"]).reshape(b, t, -1, 2)
     sq = jnp.sum(jnp.square(diff), axis=-1)
     dist = jnp.sqrt(sq + 1e-12)
-    per_joint = {"mse": sq, "l1": jnp.sum(jnp.abs(diff), axis=-1), "dist": dist}[kind]
+    per_joint = {
+        "mse": sq,
+        "l1": jnp.sum(jnp.abs(diff), axis=-1),
+        "dist": dist,
+        "welsch": -jnp.expm1(-sq / (2 * WELSCH_SCALE**2)),
+    }[kind]
     vis = batch["visible"].astype(sq.dtype)
     count = jnp.maximum(jnp.sum(vis), 1.0)
     loss = jnp.sum(per_joint * vis) / count
