@@ -207,8 +207,12 @@ def test_bad_input(tmp_path):
         bvh.write_bvh(tmp_path / "x.bvh", bad, fps=50)
     with pytest.raises(ValueError, match=r"expected \(T >= 1, 17, 3\)"):
         bvh.write_bvh(tmp_path / "x.bvh", poses[:, :12], fps=50)
-    with pytest.raises(ValueError, match="expected a positive frame rate"):
-        bvh.write_bvh(tmp_path / "x.bvh", poses, fps=0)
+    for fps in (0, -25, float("nan"), "fast"):
+        with pytest.raises(ValueError, match="expected a positive frame rate"):
+            bvh.write_bvh(tmp_path / "x.bvh", poses, fps=fps)
+    assert (
+        "Frame Time: 0.04000000" in bvh.write_bvh(tmp_path / "f32.bvh", poses, fps=np.float32(25)).read_text()
+    )
     with pytest.raises(ValueError, match=r"trajectory: expected finite \(T=4, 3\)"):
         bvh.write_bvh(tmp_path / "x.bvh", poses, fps=50, trajectory=np.zeros((3, 3)))
     path = bvh.write_bvh(tmp_path / "ok.bvh", poses, fps=50)

@@ -341,7 +341,11 @@ def write_bvh(
     x_cam = _check_poses(poses)
     if units not in UNITS:
         raise ValueError(f"units {units!r}: expected one of {sorted(UNITS)}")
-    if not (isinstance(fps, int | float) and math.isfinite(fps) and fps > 0):
+    try:
+        rate = float(fps)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"fps {fps!r}: expected a positive frame rate")
     order = order.upper()
     if len(order) != 3 or set(order) != set("XYZ"):
@@ -398,7 +402,7 @@ def write_bvh(
         lines.append(f"{pad}}}")
 
     emit(0, 0)
-    lines += ["MOTION", f"Frames: {t}", f"Frame Time: {1.0 / fps:.8f}"]
+    lines += ["MOTION", f"Frames: {t}", f"Frame Time: {1.0 / rate:.8f}"]
     rows = np.degrees(angles).reshape(t, -1)
     lines += [f"{_fmt(p * scale, digits)} {_fmt(r)}" for p, r in zip(root, rows, strict=True)]
     path = Path(path)
