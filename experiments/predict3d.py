@@ -148,7 +148,11 @@ def _lift_tracks(lifter: object, tracked: tuple[object, list], flip_average: boo
     t = len(raw.frame_ids)
     tracks_2d, tracks_3d, frames = [], [], []
     for track, prepared in kept:
-        poses = lifter.predict(prepared.normalized, flip_average=flip_average)
+        # Edge-padded to all T frames: one compiled shape for every track, and the same poses on the
+        # track's frames (the net sees a sequence's edge frames repeated beyond it either way).
+        n = len(prepared.normalized)
+        x = np.pad(prepared.normalized, ((track.first, t - track.first - n), (0, 0), (0, 0)), mode="edge")
+        poses = lifter.predict(x, flip_average=flip_average)[track.first : track.first + n]
         tracks_2d.append(spread(prepared.pixels, track.first, t))
         tracks_3d.append(spread(poses.astype(np.float32), track.first, t))
         frames.append(spread(np.ones(len(poses), bool), track.first, t, False))
