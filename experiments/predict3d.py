@@ -12,6 +12,9 @@ Writes ``--out`` (npz): ``poses_3d`` (T, 17, 3) root-relative metres in the came
 (the net's input), ``scores``, ``filled``, ``frame_ids``, ``image_size``, ``joint_names``,
 ``checkpoint``, ``variant``, ``input_hash`` (sha256 of the keypoint file or folder),
 ``input_format``, ``tracks_3d`` (P, T, 17, 3) and ``track_frames`` (P, T) bool (one person: P = 1).
+A checkpoint with a trajectory head (``lift3d.py --config.model.trajectory=True``) adds
+``trajectory`` (T, 3), the root's camera-frame position in metres, and ``poses_3d_camera``
+(T, 17, 3) = ``poses_3d + trajectory`` (of ``poses_3d``'s person).
 ``--people all`` (or N: the N longest tracks) links the detections of every frame into tracks
 (chiral_jax.predict.tracking), lifts each and draws them all; ``poses_3d`` is then the longest
 track (NaN in the frames without it, as every track). ``--bvh out.bvh`` writes the poses as a BVH
@@ -168,6 +171,19 @@ def _lift_tracks(lifter: object, tracked: tuple[object, list], flip_average: boo
     return first, np.stack(tracks_2d), np.stack(tracks_3d), np.stack(frames)
 
 
+def _longest_track_trajectory(lifter: object, tracked: tuple[object, list], flip_average: bool) -> object:
+    """The trajectory head's root positions (T, 3) of the first (longest) track, NaN outside its
+    frames (as ``poses_3d``); None without a head."""
+    if not lifter.has_trajectory:
+        return None
+    from chiral_jax.predict.tracking import spread
+
+    raw, kept = tracked
+    track, prepared = kept[0]
+    _, root = lifter.predict_with_trajectory(prepared.normalized, flip_average=flip_average)
+    return spread(root, track.first, len(raw.frame_ids))
+
+
 def predict(
     checkpoint: str,
     keypoints: str,
@@ -207,12 +223,12 @@ def predict(
         )
     t0 = time.perf_counter()
     if people == 1:
-        poses = lifter.predict(prepared.normalized, flip_average=flip_average)
+        poses, trajectory = lifter.predict_with_trajectory(prepared.normalized, flip_average=flip_average)
         tracks_2d, tracks_3d = prepared.pixels[None], poses[None].astype(np.float32)
         track_frames = np.ones((1, len(poses)), bool)
     else:
         prepared, tracks_2d, tracks_3d, track_frames = _lift_tracks(lifter, tracked, flip_average)
-        poses = tracks_3d[0]
+        poses, trajectory = tracks_3d[0], _longest_track_trajectory(lifter, tracked, flip_average)
     seconds = time.perf_counter() - t0
     result: dict[str, object] = {
         "poses_3d": poses.astype(np.float32),
@@ -231,6 +247,9 @@ def predict(
         "track_frames": track_frames,
         "tracks_2d": tracks_2d.astype(np.float32),
     }
+    if trajectory is not None:  # a trajectory head: the root's camera-frame position, and the pose there
+        result["trajectory"] = trajectory.astype(np.float32)
+        result["poses_3d_camera"] = (poses + trajectory[:, None]).astype(np.float32)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     np.savez(out, **result)
     print(

@@ -231,3 +231,33 @@ def test_tiny_training_with_the_head(tmp_path):
     c.data.device_resident = False
     host = lifting.train_and_evaluate(c, str(tmp_path / "host"))
     assert np.isfinite(host["models"][1]["trajectory_mm"])
+
+
+def test_predict3d_writes_the_trajectory_and_mirrors_it(tmp_path):
+    """predict3d.py with a chiral trajectory checkpoint: ``trajectory`` (T, 3) and
+    ``poses_3d_camera`` = poses + root; the mirrored video's root has x negated (noise-free input,
+    so the mirrored keypoints are exact)."""
+    import importlib.util
+    import warnings
+
+    from chiral_jax.predict.simulate import mirror_records, mmpose_records
+
+    spec = importlib.util.spec_from_file_location("predict3d_cli", ROOT / "experiments" / "predict3d.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    run, _ = _fake_run(tmp_path / "runs", "chiral")
+    seq = load_synthetic("test", **TINY_DATA)[0]
+    w, h = seq.camera.res_w, seq.camera.res_h
+    recs = mmpose_records(seq.pose_2d_px[:12], noise_px=0.0, low_score_fraction=0.0)
+    paths = {}
+    for name, records in (("det", recs), ("mirrored", mirror_records(recs, w))):
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(records))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = cli.predict(str(run), str(paths["det"]), str(tmp_path / "p.npz"), image_size=(w, h))
+        mir = cli.predict(str(run), str(paths["mirrored"]), str(tmp_path / "m.npz"), image_size=(w, h))
+    saved = np.load(tmp_path / "p.npz")
+    assert saved["trajectory"].shape == (12, 3) and saved["poses_3d_camera"].shape == (12, 17, 3)
+    np.testing.assert_allclose(saved["poses_3d_camera"], saved["poses_3d"] + saved["trajectory"][:, None])
+    np.testing.assert_allclose(mir["trajectory"], out["trajectory"] * [-1, 1, 1], atol=2e-5)
