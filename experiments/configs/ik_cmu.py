@@ -2,12 +2,15 @@
 
 Command:  python experiments/ik_cmu.py --workdir /tmp/ik_cmu
           (real CMU data: --config.data.name=cmu_mocap --config.data.manual_dir=/path/to/cmu_mocap)
-Runtime:  4 min 25 s on the idle 2-core CPU machine: 4 runs of 24 epochs x 141 steps, plus IK
-          evaluation (22 min 12 s when six jobs shared the machine, load average 12-16).
-Result:   test errors over 2 seeds (synthetic): chiral width 128 MPJPE 32.4 +- 0.9 mm, after IK
-          26.5 +- 1.0 mm, rotation 5.8 +- 0.1 deg, twist 0.7 deg; baseline with mirror augmentation
-          35.2 / 30.0 mm, 6.5 deg, 0.7 deg. Real CMU (1 seed, --config.num_seeds=1): chiral 110.6 /
-          96.1 mm, 24.6 deg, 9.3 deg; baseline 117.9 / 99.7 mm, 26.4 deg, 9.2 deg (9 min 21 s wall).
+Runtime:  4 min 25 s on the idle 2-core CPU machine (model.init = lecun): 4 runs of 24 epochs x
+          141 steps, plus IK evaluation; with init = torch 18 min 9 s at load 11-15 (6 min 8 s of
+          CPU time).
+Result:   test errors over 2 seeds (synthetic), init = torch: chiral width 128 MPJPE 30.5 +- 0.3
+          mm, after IK 24.2 +- 0.9 mm, bone length 12.6 mm, rotation 5.2 +- 0.1 deg, twist 0.7 deg;
+          baseline with mirror augmentation 35.0 / 29.7 mm, 13.1 mm, 6.1 deg, 0.7 deg. With init =
+          lecun: chiral 32.4 / 26.5 mm, 5.8 deg; baseline 35.2 / 30.0 mm, 6.5 deg; real CMU (1
+          seed, --config.num_seeds=1, init = lecun): chiral 110.6 / 96.1 mm, 24.6 deg, 9.3 deg;
+          baseline 117.9 / 99.7 mm, 26.4 deg, 9.2 deg (9 min 21 s wall).
 
 The default trains on the built-in synthetic generator, whose joint-angle motions give exact joint
 rotations of the H36M-17 tree (no files needed); ``data.name=cmu_mocap`` reads the AMC rotations of
