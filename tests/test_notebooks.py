@@ -33,7 +33,9 @@ for cell in cells:
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         exec(compile("".join(cell["source"]), f"{sys.argv[1]}[{cell['id']}]", "exec"), namespace)
-    printed[cell["id"]] = buffer.getvalue()
+    # display() outside Jupyter prints the object's repr: not a printed figure.
+    lines = buffer.getvalue().splitlines(keepends=True)
+    printed[cell["id"]] = "".join(ln for ln in lines if not ln.startswith("<IPython.core.display"))
 json.dump(printed, open(sys.argv[2], "w"))
 """
 
