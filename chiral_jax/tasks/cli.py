@@ -331,8 +331,8 @@ def flag_error_message(
     known = _OWN_FLAGS if known is None else known
     m = re.search(r"Flag --(\w+) must have a value other than None", text)
     if m:
-        meaning = known.get(m.group(1), "").split(": ", 1)[-1].rstrip(".")
-        return f"--{m.group(1)} is required ({meaning})"
+        meaning = known.get(m.group(1), "").split(": ", 1)[-1].removesuffix(" (required)").rstrip(".")
+        return f"--{m.group(1)} is required: {meaning}" if meaning else f"--{m.group(1)} is required"
     m = re.match(r"Unknown command line flag '([^']+)'", text)
     if m:
         names = [k.split("=")[0] for k in known]
