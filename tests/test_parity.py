@@ -235,6 +235,7 @@ def _has_torch_init() -> bool:
     return "init" in inspect.signature(TemporalModel.__init__).parameters
 
 
+@pytest.mark.slow  # six width-128 nets
 @pytest.mark.skipif(
     not _has_torch_init(), reason="the project's nets have no init= argument in this checkout"
 )
