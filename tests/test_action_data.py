@@ -236,5 +236,8 @@ def test_augment_clips_view_rotation() -> None:
     scaled = A.augment_clips(clips, np.random.default_rng(2), scale=(0.8, 1.2), **kw).reshape(q.shape)
     ratio = np.linalg.norm(scaled, axis=-1) / np.linalg.norm(p, axis=-1)
     assert np.allclose(ratio, ratio[:, :, :1, :1], rtol=1e-4) and np.all((ratio > 0.79) & (ratio < 1.21))
+    tilted = A.augment_clips(clips, np.random.default_rng(2), tilt=0.3, scale=(1.0, 1.0), **kw)
+    tilted = tilted.reshape(q.shape)
+    np.testing.assert_allclose(tilted[..., 0], p[..., 0], atol=1e-6)  # about x: x stays
     with pytest.raises(ValueError, match="coords=3"):
         A.augment_clips(clips, np.random.default_rng(2), window=8, channels=3, vertical_rotation=0.5)

@@ -218,6 +218,7 @@ def augment_clips(
     coords: int = 2,
     vertical_rotation: float = 0.0,
     vertical_axis: int = 1,
+    tilt: float = 0.0,
 ) -> np.ndarray:
     """Training augmentation of a batch ``(B, M, T, J * channels)`` (see the module docstring).
 
@@ -227,13 +228,15 @@ def augment_clips(
     that are coordinates (2: x, y; 3: x, y, z), scaled and translated; ``rotation_deg``: the largest
     rotation in the (x, y) plane (about the viewing axis); ``vertical_rotation``: the largest
     rotation (radians, uniform and symmetric) about the 3D ``vertical_axis`` (needs ``coords`` 3;
-    :mod:`chiral_jax.data.rotate`). Returns ``(B, M, window, J * channels)``.
+    :mod:`chiral_jax.data.rotate`); ``tilt``: the largest rotation (radians, uniform) about the
+    x axis (a change of camera elevation; it commutes with the mirror x -> -x). Returns
+    ``(B, M, window, J * channels)``.
     """
     b, m, t, f = clips.shape
     if coords not in (2, 3) or coords > channels:
         raise ValueError(f"augment_clips: coords must be 2 or 3 and <= channels ({channels}), got {coords}")
-    if vertical_rotation and coords != 3:
-        raise ValueError(f"augment_clips: vertical_rotation needs 3D coordinates (coords=3), got {coords}")
+    if (vertical_rotation or tilt) and coords != 3:
+        raise ValueError(f"augment_clips: vertical_rotation and tilt need coords=3 (x, y, z), got {coords}")
     seeds = (rng.random(b) * 2**53).astype(np.int64)  # one double per row
     out = np.zeros((b, m, window, f), np.float32)
     for i in range(b):
@@ -245,6 +248,8 @@ def augment_clips(
         p = x[..., :coords]
         if vertical_rotation:  # drawn only when asked, so the 2D draws stay as they were
             p = rotate_about_vertical(p, float(random_view_angles(r, 1, vertical_rotation)[0]), vertical_axis)
+        if tilt:  # about x: the same rotation with x as the axis
+            p = rotate_about_vertical(p, float(random_view_angles(r, 1, tilt)[0]), 0)
         th = np.deg2rad(r.uniform(-rotation_deg, rotation_deg))
         rot = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], np.float32)
         p[..., :2] = p[..., :2] @ rot.T

@@ -510,12 +510,12 @@ def _augment(
 ) -> dict[str, np.ndarray]:
     """``data.augment`` holds :func:`~chiral_jax.data.actions.augment_clips`' move options
     (``rotation_deg``, ``scale``, ``translation``, ``coords``, ``vertical_rotation``,
-    ``vertical_axis``); ``data.random_move`` False turns every move off."""
+    ``vertical_axis``, ``tilt``); ``data.random_move`` False turns every move off."""
     moves = dict(moves)
     if "scale" in moves:
         moves["scale"] = tuple(float(v) for v in moves["scale"])
     if not random_move:
-        moves.update(rotation_deg=0.0, scale=(1.0, 1.0), translation=0.0, vertical_rotation=0.0)
+        moves.update(rotation_deg=0.0, scale=(1.0, 1.0), translation=0.0, vertical_rotation=0.0, tilt=0.0)
     return {**batch, "clips": A.augment_clips(batch["clips"], rng, **kw, **moves)}
 
 

@@ -40,6 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
             "coords": 2,  # leading coordinate channels scaled and translated (3 for x, y, z)
             "vertical_rotation": 0.0,  # radians, largest rotation about the vertical axis (3D only)
             "vertical_axis": 1,
+            "tilt": 0.0,  # radians, largest rotation about the x axis (camera elevation; 3D only)
         }
     )
     c.data.align_view = False  # nw_ucla: turn each clip's first frame to face the camera (rotate.py)
