@@ -88,6 +88,23 @@ def test_chiral_trajectory_mirrors_with_the_input():
     np.testing.assert_allclose(mirrored, root * [-1.0, 1.0, 1.0], atol=1e-5)
 
 
+def test_trajectory_batch_norms_keep_their_momentum_whatever_the_schedule():
+    """The trainer's schedule reaches the pose net only: the trajectory net's running statistics
+    follow TRAJECTORY_BN_MOMENTUM (absolute depth is what stale statistics would bias)."""
+    from chiral_jax.models.trajectory import TRAJECTORY_BN_MOMENTUM
+    from chiral_jax.nn.norm import BatchNormMomentum
+    from chiral_jax.train.loop import set_batch_norm_momentum
+
+    model = nnx.clone(_net("chiral", True))
+    set_batch_norm_momentum(model, 0.999)  # what the trainer sets before every step
+    model(jax.random.normal(jax.random.key(1), (4, 9, 34)))
+    pose = jax.tree.leaves(nnx.state(model.pose, BatchNormMomentum))
+    head = jax.tree.leaves(nnx.state(model.trajectory, BatchNormMomentum))
+    assert pose and head
+    np.testing.assert_allclose([float(v) for v in pose], 0.999, rtol=1e-6)
+    np.testing.assert_allclose([float(v) for v in head], TRAJECTORY_BN_MOMENTUM, rtol=1e-6)
+
+
 def test_with_root_skeleton_mirrors_the_root_as_a_center():
     sk = with_root(H36M)
     assert sk.num_joints == 18 and sk.joint_names[-1] == "trajectory"

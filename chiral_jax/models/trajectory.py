@@ -11,6 +11,15 @@ so that the combined output is a pose of ``J + 1`` "joints" whose extra joint is
 position. Its mirror spec is :func:`with_root_spec` of the pose spec: the extra joint is a center
 whose x is negated (a mirrored image shows a person at ``-X``). With a chiral trajectory net built
 on :data:`ROOT_SPEC` the whole module is exactly equivariant.
+
+Batch-norm statistics: the root's depth is an absolute output (about 5 m), which a lag of the
+running means shifts directly. VideoPose3D's momentum decay (PyTorch's 0.1 -> 0.001) makes the
+running statistics an average over the last ~1,000 steps of still-moving weights; on the synthetic
+set that put every evaluated root ~0.4 m too near (the same windows scored with batch statistics:
+~0.1 m). So the trajectory net's batch norms keep a fixed momentum (``trajectory_bn_momentum``,
+default :data:`TRAJECTORY_BN_MOMENTUM`, Flax's convention) whatever the trainer schedules; the
+momentum only enters the running statistics, so no parameter of either net changes, and the pose
+net keeps the trainer's schedule.
 """
 
 from __future__ import annotations
@@ -19,15 +28,27 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from chiral_jax.nn.norm import BatchNormMomentum
 from chiral_jax.skeletons import Skeleton
 from chiral_jax.spec import ChiralSpec
 
-__all__ = ["ROOT_SPEC", "TRAJECTORY_JOINT", "LifterWithTrajectory", "with_root", "with_root_spec"]
+__all__ = [
+    "ROOT_SPEC",
+    "TRAJECTORY_BN_MOMENTUM",
+    "TRAJECTORY_JOINT",
+    "LifterWithTrajectory",
+    "with_root",
+    "with_root_spec",
+]
 
 Array = jax.Array
 
 ROOT_SPEC = ChiralSpec(left=(), right=(), center=(0,), dim=3, negated=(0,))
 """The trajectory net's output: one camera-frame point, x negated by the mirror."""
+
+TRAJECTORY_BN_MOMENTUM = 0.9
+"""The trajectory net's batch-norm momentum (Flax's convention: PyTorch's 0.1, an average over the
+last ~10 steps), held while training whatever the trainer schedules (module docstring)."""
 
 TRAJECTORY_JOINT = "trajectory"
 """Name of the extra joint of :func:`with_root` (the root's camera-frame position)."""
@@ -60,11 +81,19 @@ class LifterWithTrajectory(nnx.Module):
     Args:
       pose: the lifter, ``(B, T, J * 2) -> (B, T', J * 3)`` (e.g. a ``ChiralTemporalModel``).
       trajectory: a net of the same receptive field, ``(B, T, J * 2) -> (B, T', 3)``.
+      trajectory_bn_momentum: the trajectory net's batch-norm momentum on every call (Flax's
+        convention), overriding a trainer's schedule; None: the schedule's.
 
     Both take ``strided=`` (training vs dilated evaluation, as the temporal nets).
     """
 
-    def __init__(self, pose: nnx.Module, trajectory: nnx.Module):
+    def __init__(
+        self,
+        pose: nnx.Module,
+        trajectory: nnx.Module,
+        *,
+        trajectory_bn_momentum: float | None = TRAJECTORY_BN_MOMENTUM,
+    ):
         rf_pose = getattr(pose, "receptive_field", None)
         rf_traj = getattr(trajectory, "receptive_field", None)
         if rf_pose != rf_traj:
@@ -73,6 +102,7 @@ class LifterWithTrajectory(nnx.Module):
                 f"{rf_pose} (pose) and {rf_traj} (trajectory)"
             )
         self.pose, self.trajectory = pose, trajectory
+        self.trajectory_bn_momentum = trajectory_bn_momentum
 
     @property
     def receptive_field(self) -> int:
@@ -81,6 +111,10 @@ class LifterWithTrajectory(nnx.Module):
     def __call__(self, x: Array, *, strided: bool | None = None) -> Array:
         """(B, T, J * 2) -> (B, T', (J + 1) * 3): the pose net's channels, then the root's x, y, z."""
         pose = self.pose(x, strided=strided)
+        if self.trajectory_bn_momentum is not None:  # after the trainer set its schedule (traceable)
+            momenta = nnx.state(self.trajectory, BatchNormMomentum)
+            fixed = jax.tree.map(lambda v: jnp.full_like(v, self.trajectory_bn_momentum), momenta)
+            nnx.update(self.trajectory, fixed)
         root = self.trajectory(x, strided=strided)
         if root.shape[-1] != 3:
             raise ValueError(f"LifterWithTrajectory: trajectory net: {root.shape[-1]} channels, want 3")

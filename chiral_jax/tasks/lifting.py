@@ -7,7 +7,8 @@ baseline with and without mirror augmentation) and seed on windows of the traini
 TFDS build of ``data.name``, fed through grain), evaluates the dilated model on whole test
 sequences (MPJPE, P-MPJPE, N-MPJPE, MPJVE, per action; the baseline also with test-time flip
 averaging) and writes ``workdir/results.json``, ``results.md`` and plots. ``run_sweep`` is the
-limited-data study (one run per training subset).
+limited-data study (one run per training subset). ``model.trajectory=True`` adds VideoPose3D's
+trajectory model beside each pose net (:mod:`chiral_jax.tasks.lifting_trajectory`).
 """
 
 from __future__ import annotations
