@@ -4,16 +4,18 @@ chiral net against its plain baseline (the Chirality Nets paper's Table 4).
 Data (``data.name``): ``synthetic`` (the built-in labelled motions, registry
 ``synthetic_actions``), ``nw_ucla``, ``penn_action`` or ``kinetics_skeleton``, each read through its
 TFDS build and preprocessed into one ``(clips, people, frames, joints * channels)`` array per split
-(:func:`load_data`; rules in :mod:`chiral_jax.data.actions`). Training batches take a random
-``data.train_window`` of frames and a random small rotation / scale / translation per clip (ST-GCN's
-augmentation); the ``baseline_aug`` variant also mirrors each clip with probability 1/2.
+(:func:`load_data`; rules in :mod:`chiral_jax.data.actions`); ``data.protocol=validation`` carves a
+validation split from the training data instead (NW-UCLA: view 1 trains, view 2 validates).
+Training batches take a random ``data.train_window`` of frames and the moves of ``data.augment``
+per clip (by default ST-GCN's small rotation / scale / translation; for 3D clips also a rotation
+about the vertical axis, :mod:`chiral_jax.data.rotate`); the ``baseline_aug`` variant also mirrors
+each clip with probability 1/2.
 
 Variants (``model.kind``): ``chiral`` (:class:`~chiral_jax.models.ChiralActionNet`; with
 ``model.equal_params`` also ``chiral_params``, its widths scaled to the baseline's parameter count)
 and ``baseline`` (:class:`~chiral_jax.models.ActionNet`, equal widths; ``baseline_aug`` with mirror
-augmentation when ``train.augment``). Optimizer: SGD with Nesterov momentum 0.9, weight decay
-``train.weight_decay`` (1e-4), learning rate ``train.lr`` multiplied by 0.1 at each epoch of
-``train.lr_steps``; softmax cross-entropy.
+augmentation when ``train.augment``). Optimizer (:func:`optimizer`): SGD with Nesterov momentum 0.9
+and step decay (the default) or AdamW with cosine decay; softmax cross-entropy.
 
 Evaluation on the test split, whole clips of ``data.frames`` frames: top-1 / top-5 (percent),
 top-1 per class name, top-1 on the mirrored test clips (``top1_mirrored``), the largest logit change
