@@ -3,11 +3,12 @@ poses projected to 2D in the Penn Action joint layout.
 
 Command:  python experiments/forecast2d.py --workdir /tmp/forecast2d_cmu \
               --config experiments/configs/forecast2d_cmu.py --config.data.manual_dir /path/to/cmu_mocap
-Runtime:  12 min 7 s on the 2-core CPU machine while the test suite shared it (12 runs of 8 epochs).
-Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 32.2 +- 0.4, width 94
-          32.1 +- 0.1; baseline without augmentation 30.7 +- 1.7 (32.1 +- 1.6 with flip averaging),
-          with augmentation 31.0 +- 1.9 (31.9 +- 1.9); zero velocity 32.5, constant velocity 29.2.
-          One training subject: every net is near zero velocity on subject 03 (README).
+Runtime:  about 20 min on the 2-core CPU machine under a load average of 10-14 from other jobs
+          (12 runs of 8 epochs).
+Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 39.0 +- 0.4, width 94
+          38.4 +- 0.2; baseline without augmentation 37.8 +- 0.4 (39.4 +- 0.5 with flip
+          averaging), with augmentation 39.6 +- 0.1 (40.0 +- 0.2); zero velocity 32.5, constant
+          velocity 29.2 (docs/forecasting.md).
 """
 
 from chiral_jax.tasks.configs import load_sibling_config
