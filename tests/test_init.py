@@ -93,3 +93,35 @@ def test_initial_output_scale_matches_between_chiral_and_dense_and_pytorch_rule(
     # 1; the shrink's U(+-1/sqrt(c)) rule gives an output std near 1/sqrt(3) times the hidden rms.
     assert 0.3 < stds["dense"] < 1.5
     np.testing.assert_allclose(stds["chiral"], stds["dense"], rtol=0.15)
+
+
+def test_channel_dropout_masks_channels_and_keeps_eval_exact():
+    """basis="channels": masked channels are exactly zero in the channel basis (the even/odd basis
+    spreads a masked coordinate over both channels of a pair); evaluation stays the identity."""
+    from chiral_jax.basis import from_even_odd, to_even_odd
+    from chiral_jax.nn import ChiralDropout
+
+    hid = ChiralSpec.hidden(64)
+    x = jax.nn.relu(jax.random.normal(jax.random.key(0), (32, hid.size))) + 1.0  # no zero channel
+    feats = to_even_odd(x, hid)
+    chan = ChiralDropout(0.5, basis="channels", spec=hid, rngs=nnx.Rngs(0))
+    y = np.asarray(from_even_odd(chan(feats), hid))
+    zero_frac = (np.abs(y) < 1e-6).mean()
+    assert 0.4 < zero_frac < 0.6
+    kept = np.abs(y) >= 1e-6
+    np.testing.assert_allclose(y[kept], 2 * np.asarray(x)[kept], rtol=1e-5)
+    even_odd = ChiralDropout(0.5, rngs=nnx.Rngs(0))
+    assert (np.abs(np.asarray(from_even_odd(even_odd(feats), hid))) < 1e-6).mean() < 0.4
+    np.testing.assert_array_equal(chan(feats, deterministic=True).even, feats.even)
+    with pytest.raises(ValueError, match="needs the features' spec"):
+        ChiralDropout(0.5, basis="channels")
+
+
+def test_temporal_model_with_channel_dropout_is_equivariant_in_eval():
+    from chiral_jax import assert_equivariant
+
+    model = ChiralTemporalModel(H2, H3, filter_widths=(3, 3), channels=32, dropout_basis="channels",
+                                rngs=nnx.Rngs(0))  # fmt: skip
+    model(jax.random.normal(jax.random.key(1), (4, 9, 34)))  # a training-mode call runs
+    model.eval()
+    assert_equivariant(model, jax.random.normal(jax.random.key(2), (4, 9, 34)), H2, H3)

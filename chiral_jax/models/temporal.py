@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -116,6 +116,8 @@ class ChiralTemporalModel(_TemporalBase):
       dropout: rate after every hidden activation.
       dropout_bits: how the dropout masks' random bits are drawn ("byte", the default, | "word" |
         "packed"; :func:`chiral_jax.functional.dropout`): same distribution, cheaper draws.
+      dropout_basis: ``"even_odd"`` (default: exact equivariance per mask) or ``"channels"``
+        (plain channel dropout, as PyTorch chirality nets train; :class:`~chiral_jax.nn.ChiralDropout`).
       causal: no future frames (residuals right-aligned).
       strided: run as the strided training net by default (``__call__(strided=...)`` overrides).
       momentum: batch norm's running-average momentum, Flax's convention (0.9 = PyTorch's 0.1).
@@ -137,6 +139,7 @@ class ChiralTemporalModel(_TemporalBase):
         activation: str | Callable[[Array], Array] = "relu",
         dropout: float = 0.25,
         dropout_bits: functional.MaskBits | None = None,
+        dropout_basis: Literal["even_odd", "channels"] = "even_odd",
         causal: bool = False,
         strided: bool = False,
         momentum: float = 0.9,
@@ -150,7 +153,7 @@ class ChiralTemporalModel(_TemporalBase):
         self.causal, self.strided = causal, strided
         hid = self.hidden_spec = hidden_spec_for(channels, negated)
         self.act = ChiralActivation(hid, activation)
-        self.drop = ChiralDropout(dropout, mask_bits=dropout_bits, rngs=rngs)
+        self.drop = ChiralDropout(dropout, mask_bits=dropout_bits, basis=dropout_basis, spec=hid, rngs=rngs)
 
         def conv(a: ChiralSpec, b: ChiralSpec, k: int, bias: bool = False) -> ChiralConv1d:
             kernel_init, bias_init = tying.initializers(init, k * a.num_even, "init")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import jax
 from flax import nnx
 
 from chiral_jax import functional
-from chiral_jax.basis import EvenOdd
+from chiral_jax.basis import EvenOdd, from_even_odd, to_even_odd
 from chiral_jax.nn.precision import cast
 from chiral_jax.spec import ChiralSpec
 
@@ -39,6 +39,12 @@ class ChiralDropout(nnx.Module):
     ``mask_bits``: how the masks' random bits are drawn, "byte" | "word" | "packed" (None: the
     :func:`chiral_jax.functional.dropout_mask_bits` mode at trace time, "byte" by default); same
     distribution, different masks per key (:func:`chiral_jax.functional.dropout`).
+    ``basis``: where even/odd features are masked. ``"even_odd"`` (default) masks the even and
+    odd coordinates: exactly equivariant for every mask, but after a ReLU it also puts noise into
+    zeroed channels. ``"channels"`` merges to the channel basis (``spec`` needed), masks channels
+    as plain dropout does, and splits back: equivariant in distribution only (a left/right pair
+    draws two masks), which is what the PyTorch chirality nets train with (docs/performance.md,
+    "Parity with PyTorch VideoPose3D"). Arrays are always masked as they come.
     """
 
     def __init__(
@@ -48,12 +54,19 @@ class ChiralDropout(nnx.Module):
         deterministic: bool = False,
         dtype: Any = None,
         mask_bits: functional.MaskBits | None = None,
+        basis: Literal["even_odd", "channels"] = "even_odd",
+        spec: ChiralSpec | None = None,
         rngs: nnx.Rngs | None = None,
     ):
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"ChiralDropout: rate must be in [0, 1), got {rate}")
         if mask_bits is not None:
             functional.check_mask_bits(mask_bits, "ChiralDropout: mask_bits")
+        if basis not in ("even_odd", "channels"):
+            raise ValueError(f"ChiralDropout: basis must be 'even_odd' or 'channels', got {basis!r}")
+        if basis == "channels" and spec is None:
+            raise ValueError("ChiralDropout: basis='channels' needs the features' spec (spec=...)")
+        self.basis, self.spec = basis, spec
         self.rate, self.deterministic, self.dtype, self.mask_bits = rate, deterministic, dtype, mask_bits
         # A forked stream of its own, as nnx.Dropout keeps: the layer draws fresh masks per call.
         self.rngs = rngs["dropout"].fork() if rngs is not None else nnx.data(None)
@@ -65,4 +78,14 @@ class ChiralDropout(nnx.Module):
             return x
         if self.rngs is None:
             raise ValueError("ChiralDropout: pass rngs= at construction to use it in training mode")
+        if self.basis == "channels" and isinstance(x, EvenOdd):
+            assert self.spec is not None  # checked at construction
+            y = functional.dropout(
+                from_even_odd(x, self.spec),
+                self.rate,
+                self.rngs(),
+                deterministic=False,
+                mask_bits=self.mask_bits,
+            )
+            return to_even_odd(y, self.spec)
         return functional.dropout(x, self.rate, self.rngs(), deterministic=False, mask_bits=self.mask_bits)

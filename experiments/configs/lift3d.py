@@ -40,6 +40,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.dropout = 0.25
     # Weight init: torch (PyTorch's Conv1d default, VideoPose3D's recipe) | lecun (Flax's default).
     c.model.init = "torch"
+    # Chiral dropout: even_odd (masks the even/odd coordinates: exactly equivariant per mask) |
+    # channels (plain channel dropout, equivariant in distribution; as PyTorch chirality nets).
+    c.model.dropout_basis = "even_odd"
     c.model.causal = False
     # VideoPose3D's trajectory model: a second temporal net of the pose net's shape predicts the root's
     # camera-frame position (loss weighted by 1/depth); adds trajectory_mm and mpjpe_abs_mm.
