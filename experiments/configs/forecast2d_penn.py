@@ -3,19 +3,19 @@
 Command:  python experiments/forecast2d.py --workdir /tmp/forecast2d_penn \
               --config experiments/configs/forecast2d_penn.py \
               --config.data.manual_dir=/path/to/Penn_Action --config.num_seeds=1
-Runtime:  not run on the real files here (Penn Action is not on the development machine). Sized on a
-          Penn Action-sized stand-in written in the release's .mat format (2,326 generated videos
-          of 40-110 frames, 1,258 train / 1,068 test): one epoch of the four variants at this width
-          took 96 s of training on 2 cores (`--config.train.epochs=1`: 4 min 9 s with the build and
-          the evaluation on 80,177 test samples), so this config (half the training samples, 8
-          epochs) should take about 25-30 minutes for one seed of every variant.
-Result:   none on real data yet.
+Runtime:  14 min 19 s on the real labels (the TFDS build included), the 2-core machine shared
+          with other jobs (load average falling from 11 to 3), one seed of the four variants.
+Result:   real Penn Action test split (1,068 videos, 76,298 samples), one seed, PCK@0.05 avg (%):
+          chiral width 128 51.5, width 184 51.5, baseline 52.0 (without and with augmentation;
+          52.3 with flip averaging); zero velocity 48.8, constant velocity 33.1; every net above
+          zero velocity at every step (docs/forecasting.md). TP-RNN code convention: chiral 56.3,
+          zero velocity 56.1.
 
 The protocol: one sample per start frame of every video, 18 frames at stride (T - 1) // 18 (2
 observed + 16 forecast), coordinates normalised per video by the box of all joints; PCK@0.05 over
 the visible joints of each target frame, steps 1-16 and their average (results.md), both correct
 and under the released TP-RNN code's convention. No model selection on the test set: a fixed
-schedule.
+schedule, tuned on held-out training videos (``--config.data.val_fraction=0.2``).
 """
 
 from chiral_jax.tasks.configs import load_sibling_config
