@@ -117,6 +117,7 @@ def test_channel_dropout_masks_channels_and_keeps_eval_exact():
         ChiralDropout(0.5, basis="channels")
 
 
+@pytest.mark.slow
 def test_temporal_model_with_channel_dropout_is_equivariant_in_eval():
     from chiral_jax import assert_equivariant
 
