@@ -38,6 +38,7 @@ def test_layer_layout() -> None:
         net(np.zeros((2, 5, 51), np.float32))
 
 
+@pytest.mark.slow
 def test_invariance_on_real_format_fixtures(tmp_path: Path) -> None:
     """Kinetics-skeleton JSON (2 people, zero-padded frames, undetected joints) and NW-UCLA JSON (3D,
     resampled): a clip and its mirror give the same logits from the chiral net, not the baseline."""
@@ -123,6 +124,7 @@ def test_validation_protocol_never_sees_the_test_view(tmp_path: Path) -> None:
         action.load_data(cfg.data)
 
 
+@pytest.mark.slow
 def test_motion_features_keep_the_invariance() -> None:
     spec = action.skeletons.KINECT_V1.spec(3)
     x = np.random.default_rng(0).normal(size=(2, 1, 12, spec.size)).astype(np.float32)

@@ -22,6 +22,7 @@ def _complete_dirs(data_dir: Path) -> list[Path]:
     return [p.parent for p in data_dir.rglob("dataset_info.json")]
 
 
+@pytest.mark.slow
 def test_tensorflow_is_not_needed(tmp_path):
     code = (
         "import importlib.util, sys\n"
@@ -108,6 +109,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_cli_prints_one_json_line(tmp_path):
     out = _cli("synthetic", "--data_dir", str(tmp_path))
     assert out.returncode == 0, out.stderr

@@ -78,6 +78,7 @@ def test_temporal_kernels_follow_the_scheme(init):
         np.testing.assert_array_equal(shrink_bias, 0)
 
 
+@pytest.mark.slow
 def test_initial_output_scale_matches_between_chiral_and_dense_and_pytorch_rule():
     """Training-mode outputs at init: batch norm makes the last hidden layer unit-variance, so the
     output std is the shrink layer's, sqrt(c * var(relu unit) / (3 c)) plus its bias, for both nets."""

@@ -143,6 +143,7 @@ def test_config_errors_are_clear(data_dir):
         lifting.load_data(config.data)
 
 
+@pytest.mark.slow
 def test_cmu_mocap_loads_for_lifting(shared_dir, data_dir):
     config = tiny_config(data_dir)
     config.data.name = "cmu_mocap"

@@ -214,8 +214,9 @@ def test_matches_reference_equations(kind, specs):
 # ---------------------------------------------------------------------------------- gradients
 
 
-# LSTM in the quick loop: an LSTM that overwrote c would starve its forget gate.
+# An LSTM that overwrote c would starve its forget gate (both kinds in the slow set).
 @pytest.mark.parametrize("kind", ["lstm", pytest.param("gru", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_every_gate_gets_gradient(kind):
     """A loss on the outputs reaches every gate's input and hidden weights (both halves) and bias
     (an LSTM that overwrote c with the candidate would leave the forget gate without any)."""

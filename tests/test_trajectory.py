@@ -88,6 +88,7 @@ def test_chiral_trajectory_mirrors_with_the_input():
     np.testing.assert_allclose(mirrored, root * [-1.0, 1.0, 1.0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_trajectory_batch_norms_keep_their_momentum_whatever_the_schedule():
     """The trainer's schedule reaches the pose net only: the trajectory net's running statistics
     follow TRAJECTORY_BN_MOMENTUM (absolute depth is what stale statistics would bias)."""
@@ -188,6 +189,7 @@ def _fake_run(workdir: Path, kind: str) -> tuple[Path, nnx.Module]:
 
 
 @pytest.mark.parametrize("kind", ["chiral", pytest.param("baseline", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_load_lifter_round_trip_exposes_the_trajectory(tmp_path, kind):
     from chiral_jax.predict import load_lifter
 
