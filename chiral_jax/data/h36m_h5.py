@@ -35,13 +35,12 @@ from chiral_jax.data.cameras import (
     h36m_cameras_h5,
     image_coordinates,
     intrinsics_vector,
-    normalize_screen_coordinates,
     project_normalized,
     require_h5py,
     world_to_camera,
 )
 from chiral_jax.data.errors import malformed, missing
-from chiral_jax.data.sequence import PoseSequence
+from chiral_jax.data.sequence import PoseSequence, from_camera_frame
 from chiral_jax.skeletons import H36M32_TO_17
 
 __all__ = [
@@ -228,17 +227,5 @@ def load_h36m_h5(
             for cam in cams[subject]:
                 x_cam = world_to_camera(world, cam)
                 px = ground_truth_2d(x_cam, cam)
-                root_pos = x_cam[:, :1]
-                out.append(
-                    PoseSequence(
-                        subject=subject,
-                        action=take,
-                        camera=cam,
-                        pose_2d_px=px,
-                        pose_2d=normalize_screen_coordinates(px, cam.res_w, cam.res_h).astype(np.float32),
-                        pose_3d=(x_cam - root_pos).astype(np.float32),
-                        trajectory=root_pos[:, 0].astype(np.float32),
-                        fps=_FPS,
-                    )
-                )
+                out.append(from_camera_frame(x_cam, px, cam, subject=subject, action=take, fps=_FPS))
     return out

@@ -22,7 +22,7 @@ from chiral_jax.data.cameras import (
     world_to_camera,
 )
 
-__all__ = ["PoseSequence", "count_frames", "render", "stack_fields"]
+__all__ = ["PoseSequence", "count_frames", "from_camera_frame", "render", "stack_fields"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -149,6 +149,15 @@ def render(
         if rng is None:
             raise ValueError("render: noise_px > 0 needs an rng")
         px = px + rng.normal(scale=noise_px, size=px.shape)
+    return from_camera_frame(cam3d, px, camera, subject=subject, action=action, fps=fps)
+
+
+def from_camera_frame(
+    cam3d: np.ndarray, px: np.ndarray, camera: Camera, *, subject: str, action: str, fps: float
+) -> PoseSequence:
+    """The sequence of camera-frame 3D poses ``cam3d`` (T, J, 3), metres, and their 2D pixels
+    ``px`` (T, J, 2): root-relative 3D targets, the root's trajectory, normalized screen 2D
+    (computed from ``px`` in its own dtype, then stored as float32)."""
     root = cam3d[:, :1]
     return PoseSequence(
         subject=subject,

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from chiral_jax.data.cameras import Camera, normalize_screen_coordinates, world_to_camera
+from chiral_jax.data.cameras import Camera, world_to_camera
 from chiral_jax.data.errors import malformed, missing
-from chiral_jax.data.sequence import PoseSequence
+from chiral_jax.data.sequence import PoseSequence, from_camera_frame
 
 __all__ = ["VIDEOPOSE3D_HELP", "expected_2d", "expected_3d", "read_npz_dict", "sequences_from_npz"]
 
@@ -149,18 +149,6 @@ def sequences_from_npz(
                 n = min(len(px), len(world))
                 cam = cams[ci]
                 x_cam = world_to_camera(world[:n], cam)
-                root = x_cam[:, :1]
-                px = px[:n].astype(np.float32)
-                out.append(
-                    PoseSequence(
-                        subject=subject,
-                        action=action,
-                        camera=cam,
-                        pose_2d_px=px,
-                        pose_2d=normalize_screen_coordinates(px, cam.res_w, cam.res_h).astype(np.float32),
-                        pose_3d=(x_cam - root).astype(np.float32),
-                        trajectory=root[:, 0].astype(np.float32),
-                        fps=fps,
-                    )
-                )
+                px = px[:n].astype(np.float32)  # normalized from float32 pixels, as stored
+                out.append(from_camera_frame(x_cam, px, cam, subject=subject, action=action, fps=fps))
     return out
