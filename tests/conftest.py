@@ -64,3 +64,18 @@ def benchmark_script() -> Callable[[str], ModuleType]:
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def predict3d_cli() -> ModuleType:
+    """``experiments/predict3d.py`` as a module, loaded once per process: it defines absl flags at
+    import, which a second load in the same process would define twice."""
+    name = "predict3d_cli"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "experiments" / "predict3d.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

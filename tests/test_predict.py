@@ -285,12 +285,9 @@ def test_bad_input_errors_name_the_file_and_what_was_expected(tmp_path, case, ma
 
 
 @pytest.mark.slow
-def test_predict3d_writes_poses_and_mirrors_exactly(workdir, tmp_path):
-    import importlib.util
+def test_predict3d_writes_poses_and_mirrors_exactly(workdir, tmp_path, predict3d_cli):
 
-    spec = importlib.util.spec_from_file_location("predict3d_cli", ROOT / "experiments" / "predict3d.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = predict3d_cli
     px = _pose_pixels(10)
     recs = mmpose_records(px, noise_px=1.0, missing_frames=(4,))
     det = _write(tmp_path / "det.json", recs)

@@ -252,18 +252,15 @@ def test_tiny_training_with_the_head(tmp_path):
     assert np.isfinite(host["models"][1]["trajectory_mm"])
 
 
-def test_predict3d_writes_the_trajectory_and_mirrors_it(tmp_path):
+def test_predict3d_writes_the_trajectory_and_mirrors_it(tmp_path, predict3d_cli):
     """predict3d.py with a chiral trajectory checkpoint: ``trajectory`` (T, 3) and
     ``poses_3d_camera`` = poses + root; the mirrored video's root has x negated (noise-free input,
     so the mirrored keypoints are exact)."""
-    import importlib.util
     import warnings
 
     from chiral_jax.predict.simulate import mirror_records, mmpose_records
 
-    spec = importlib.util.spec_from_file_location("predict3d_cli", ROOT / "experiments" / "predict3d.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = predict3d_cli
     run, _ = _fake_run(tmp_path / "runs", "chiral")
     seq = load_synthetic("test", **TINY_DATA)[0]
     w, h = seq.camera.res_w, seq.camera.res_h
