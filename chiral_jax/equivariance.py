@@ -21,6 +21,7 @@ __all__ = [
     "assert_equivariant",
     "assert_samplewise_equivariant",
     "default_tolerance",
+    "flip_average",
     "max_violation",
 ]
 
@@ -125,3 +126,22 @@ def max_violation(fn: Callable[[Any], Any], x: Any, in_spec: ChiralSpec, out_spe
     """``max |fn(T_in x) - T_out fn(x)|`` (a number, for reports and notebooks)."""
     y = np.asarray(fn(x))
     return float(np.max(np.abs(np.asarray(fn(in_spec.transform(x))) - out_spec.transform(y))))
+
+
+def flip_average(
+    apply: Callable[[Any], Any], in_spec: Any, out_spec: Any
+) -> Callable[[Any], Any]:
+    """Test-time flip averaging: ``x -> 0.5 * (F(x) + T_out F(T_in x))``.
+
+    ``apply`` maps ``(..., in_spec.size)`` to ``(..., out_spec.size)`` (``in_spec``/``out_spec``
+    may be pytrees of specs matching the input and output trees). Both passes are one traced
+    function, so under ``jax.jit`` they compile (and fuse) together. For a chiral net the average
+    equals ``F(x)`` up to rounding; for a plain net it is the symmetrised prediction.
+    """
+
+    def averaged(x: Any) -> Any:
+        y = apply(x)
+        y_mirror = _transform_tree(out_spec, apply(_transform_tree(in_spec, x)))
+        return jax.tree.map(lambda a, b: 0.5 * (a + b), y, y_mirror)
+
+    return averaged
