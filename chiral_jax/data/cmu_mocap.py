@@ -49,6 +49,7 @@ import numpy as np
 from chiral_jax.data.cameras import Camera, virtual_cameras
 from chiral_jax.data.errors import malformed, missing
 from chiral_jax.data.sequence import PoseSequence, render
+from chiral_jax.kinematics.tree import chain
 from chiral_jax.rotations import euler_to_matrix
 
 __all__ = [
@@ -331,21 +332,30 @@ def bone_frames(
         else:
             rot[:, len(rot_order)] = root_vals[:, i] * skeleton.angle_scale
             rot_order += ch[1]
+    # The bones as a joint tree for kinematics.chain: joint 0 is the root; bone k has a start joint
+    # 2k+1 at its parent's end carrying C M C^-1 (so its global rotation is L_b) and an end joint
+    # 2k+2 with the identity (a bone's children then chain from L_b, as ASF's do).
     c_root = euler_matrix(skeleton.root_orientation, skeleton.root_axis)
     m_root = euler_matrix(rot[:, : len(rot_order)], rot_order) if rot_order else np.eye(3)
-    glob = {"root": np.broadcast_to(c_root @ m_root @ c_root.T, (f, 3, 3))}
-    pos = {"root": trans + skeleton.root_position}
+    end = {"root": 0}
+    parents = [-1]
+    offsets = [skeleton.root_position]
+    local = [np.broadcast_to(c_root @ m_root @ c_root.T, (f, 3, 3))]
     for name in skeleton.order:
         b = skeleton.bones[name]
-        parent = skeleton.parents[name]
         c = euler_matrix(b.axis, b.axis_order)
         if b.dof:
             vals = motion[name] * skeleton.angle_scale
             m = euler_matrix(vals, "".join(d[1] for d in b.dof))
         else:
             m = np.eye(3)
-        glob[name] = glob[parent] @ (c @ m @ c.T)
-        pos[name] = pos[parent] + b.length * (glob[name] @ b.direction)
+        parents += [end[skeleton.parents[name]], len(parents)]
+        offsets += [np.zeros(3), b.length * b.direction]
+        local += [np.broadcast_to(c @ m @ c.T, (f, 3, 3)), np.broadcast_to(np.eye(3), (f, 3, 3))]
+        end[name] = len(parents) - 1
+    g, x = chain(np.stack(local, axis=1), np.stack(offsets), parents, trans)
+    glob = {"root": g[:, 0]} | {n: g[:, end[n] - 1] for n in skeleton.order}
+    pos = {n: x[:, i] for n, i in end.items()}
     return glob, pos
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from chiral_jax.data.cameras import Camera, virtual_cameras
 from chiral_jax.data.sequence import PoseSequence, render
+from chiral_jax.kinematics.tree import chain
 from chiral_jax.rotations import axis_rotation
 from chiral_jax.skeletons import H36M
 
@@ -167,28 +168,17 @@ def subject_bones(rng: np.random.Generator) -> np.ndarray:
 
 
 def forward_kinematics(offsets: np.ndarray, local: np.ndarray, root: np.ndarray) -> np.ndarray:
-    """Joint positions of a tree (H36M parents).
+    """Joint positions of a tree (H36M parents): :func:`chiral_jax.kinematics.chain` in NumPy.
 
     Args:
-      offsets: (J, 3) rest offset of each joint from its parent, in the parent's frame.
+      offsets: (J, 3) rest offset of each joint from its parent, in the parent's frame (the root's: 0).
       local: (T, J, 3, 3) local rotation of each joint (rotates the joint's children).
       root: (T, 3) root position.
 
     Returns:
       (T, J, 3) positions.
     """
-    t = root.shape[0]
-    glob = np.empty((t, J, 3, 3))
-    pos = np.empty((t, J, 3))
-    for j in range(J):
-        p = PARENTS[j]
-        if p < 0:
-            glob[:, j] = local[:, j]
-            pos[:, j] = root
-        else:
-            glob[:, j] = glob[:, p] @ local[:, j]
-            pos[:, j] = pos[:, p] + glob[:, p] @ offsets[j]
-    return pos
+    return chain(local, offsets, PARENTS, root)[1]
 
 
 def _smooth_noise(rng: np.random.Generator, t: np.ndarray, amp: float) -> np.ndarray:

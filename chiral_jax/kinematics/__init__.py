@@ -6,17 +6,20 @@ Rotations live in :mod:`chiral_jax.rotations`.
 
 from chiral_jax.kinematics.body_model import BodyModel, load_body_model, write_synthetic_body_model
 from chiral_jax.kinematics.tree import (
+    chain,
     children_of,
     forward_kinematics,
     global_rotations,
     inverse_kinematics,
     mirror_rotations,
     mirror_twist,
+    rest_offsets,
     twist_angles,
 )
 
 __all__ = [
     "BodyModel",
+    "chain",
     "children_of",
     "forward_kinematics",
     "global_rotations",
@@ -24,6 +27,7 @@ __all__ = [
     "load_body_model",
     "mirror_rotations",
     "mirror_twist",
+    "rest_offsets",
     "twist_angles",
     "write_synthetic_body_model",
 ]

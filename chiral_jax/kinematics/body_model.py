@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from chiral_jax.kinematics.tree import _chain
+from chiral_jax.kinematics.tree import chain as _tree_chain
+from chiral_jax.kinematics.tree import rest_offsets
 
 __all__ = ["BodyModel", "load_body_model", "write_synthetic_body_model"]
 
@@ -201,10 +202,14 @@ class BodyModel:
             r[..., 1:, :, :] - jnp.broadcast_to(jnp.eye(3, dtype=r.dtype), r[..., 1:, :, :].shape)
         ).reshape(*batch, -1)
         v_posed = v_shaped + jnp.einsum("vcp,...p->...vc", self.posedirs, feat)
-        chain = jax.vmap(_chain, in_axes=(0, 0, None)) if batch else _chain
+
+        def fk(rot: Array, rest_j: Array) -> tuple[Array, Array]:
+            return _tree_chain(rot, rest_offsets(rest_j, self.parents), self.parents)
+
+        chain = jax.vmap(fk) if batch else fk
         flat_r = r.reshape(-1, *r.shape[-3:]) if batch else r
         flat_rest = rest.reshape(-1, *rest.shape[-2:]) if batch else rest
-        g, x = chain(flat_r, flat_rest, self.parents)
+        g, x = chain(flat_r, flat_rest)
         g = g.reshape(*batch, *g.shape[-3:])
         x = x.reshape(*batch, *x.shape[-2:])
         # Per vertex: sum_j w_vj (G_j (v - J_j) + x_j).

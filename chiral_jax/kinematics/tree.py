@@ -30,12 +30,14 @@ import numpy as np
 from chiral_jax import rotations as rot
 
 __all__ = [
+    "chain",
     "children_of",
     "forward_kinematics",
     "global_rotations",
     "inverse_kinematics",
     "mirror_rotations",
     "mirror_twist",
+    "rest_offsets",
     "twist_angles",
 ]
 
@@ -95,28 +97,58 @@ def _check_children(children: np.ndarray, parents: np.ndarray) -> None:
             raise ValueError(f"children[{j}] = {c} is not a child of joint {j} (parents: {parents.tolist()})")
 
 
-def _chain(rotations: Any, rest_joints: Any, parents: Any) -> tuple[Array, Array]:
-    r = jnp.asarray(rotations)
-    rest = jnp.asarray(rest_joints, dtype=r.dtype)
-    j = rest.shape[0]
+def chain(rotations: Any, offsets: Any, parents: Sequence[int], root: Any = None) -> tuple[Any, Any]:
+    """The forward-kinematics recurrence: global rotations and positions from local rotations.
+
+    ``G_j = G_p @ R_j`` and ``x_j = x_p + G_p @ offsets[j]``, parents first; a root keeps its local
+    rotation and sits at ``root + offsets[root]``. Every forward kinematics in the package
+    (:func:`forward_kinematics`, the synthetic generator, the CMU ASF reader) runs through this one.
+
+    Args:
+      rotations: (..., J, 3, 3) local rotations (the root's is global).
+      offsets: (J, 3) each joint's rest offset from its parent, in the parent's frame (a root's
+        entry: its position relative to ``root``).
+      parents: (J,) static parent indices, -1 at the root.
+      root: (..., 3) root position (broadcast against the batch); None: the origin.
+
+    Returns:
+      ``(glob, pos)``: (..., J, 3, 3) global rotations and (..., J, 3) positions. NumPy inputs give
+      NumPy outputs computed with NumPy (float64 data generators stay exact and deterministic); any
+      JAX input gives JAX arrays (jit / vmap / grad safe).
+    """
+    numpy_in = isinstance(rotations, np.ndarray) and isinstance(offsets, np.ndarray)
+    xp = np if numpy_in and not isinstance(root, jax.Array) else jnp
+    r = xp.asarray(rotations)
+    off = xp.asarray(offsets, dtype=r.dtype)
+    j = off.shape[0]
     parents = _static("parents", parents, j)
-    if r.shape[-3:] != (j, 3, 3) or rest.shape != (j, 3):
+    if r.shape[-3:] != (j, 3, 3) or off.shape != (j, 3):
         raise ValueError(
-            f"forward_kinematics: expected rotations (..., {j}, 3, 3) and rest_joints ({j}, 3), "
-            f"got {r.shape} and {rest.shape}"
+            f"forward kinematics: expected rotations (..., {j}, 3, 3) and offsets / rest joints ({j}, 3), "
+            f"got {r.shape} and {off.shape}"
         )
+    batch = r.shape[:-3]
+    start = xp.zeros(3, r.dtype) if root is None else xp.asarray(root, dtype=r.dtype)
     glob: list[Any] = [None] * j
     pos: list[Any] = [None] * j
-    batch = r.shape[:-3]
     for i in _order(parents):
         p = parents[i]
         if p < 0:
             glob[i] = r[..., i, :, :]
-            pos[i] = jnp.broadcast_to(rest[i], (*batch, 3))
+            pos[i] = xp.broadcast_to(start + off[i], (*batch, 3))
         else:
             glob[i] = glob[p] @ r[..., i, :, :]
-            pos[i] = pos[p] + jnp.einsum("...ab,b->...a", glob[p], rest[i] - rest[p])
-    return jnp.stack(glob, axis=-3), jnp.stack(pos, axis=-2)
+            pos[i] = pos[p] + glob[p] @ off[i]
+    return xp.stack(glob, axis=-3), xp.stack(pos, axis=-2)
+
+
+def rest_offsets(rest_joints: Any, parents: Sequence[int]) -> Any:
+    """(J, 3) offsets ``rest_j - rest_parent`` of a rest pose (J, 3), ``rest_root`` at roots (so
+    :func:`chain` with ``root=None`` puts the roots at their rest positions); NumPy or JAX."""
+    xp = np if isinstance(rest_joints, np.ndarray) else jnp
+    rest = xp.asarray(rest_joints)
+    parents = _static("parents", parents, rest.shape[0])
+    return rest - xp.where(xp.asarray(parents >= 0)[:, None], rest[np.maximum(parents, 0)], 0.0)
 
 
 def forward_kinematics(rotations: Any, rest_joints: Any, parents: Sequence[int]) -> Array:
@@ -129,7 +161,14 @@ def forward_kinematics(rotations: Any, rest_joints: Any, parents: Sequence[int])
 
 @functools.partial(jax.jit, static_argnums=2)
 def _fk_jit(rotations: Any, rest_joints: Any, parents: tuple[int, ...]) -> Array:
-    return _chain(rotations, rest_joints, parents)[1]
+    r = jnp.asarray(rotations)
+    rest = jnp.asarray(rest_joints, dtype=r.dtype)
+    if rest.shape != (len(parents), 3):
+        raise ValueError(
+            f"forward_kinematics: expected rotations (..., {len(parents)}, 3, 3) and rest_joints "
+            f"({len(parents)}, 3), got {r.shape} and {rest.shape}"
+        )
+    return chain(r, rest_offsets(rest, parents), parents)[1]
 
 
 def _key(values: Any) -> tuple[int, ...]:
@@ -140,12 +179,7 @@ def _key(values: Any) -> tuple[int, ...]:
 def global_rotations(rotations: Any, parents: Sequence[int]) -> Array:
     """Global rotations (..., J, 3, 3) ``G_j = G_parent @ R_j`` from local ones."""
     r = jnp.asarray(rotations)
-    parents = _static("parents", parents, r.shape[-3])
-    glob: list[Any] = [None] * len(parents)
-    for i in _order(parents):
-        p = parents[i]
-        glob[i] = r[..., i, :, :] if p < 0 else glob[p] @ r[..., i, :, :]
-    return jnp.stack(glob, axis=-3)
+    return chain(r, jnp.zeros((r.shape[-3], 3), r.dtype), parents)[0]
 
 
 def _unit(v: Array) -> tuple[Array, Array]:
