@@ -10,15 +10,18 @@ Every function here is an involution.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from chiral_jax.skeletons import H36M, Skeleton
+from chiral_jax.spec import ChiralSpec
 
 __all__ = [
     "MirrorAugment",
     "mirror_batch",
+    "mirror_fields",
     "mirror_intrinsics",
     "mirror_pixels",
     "mirror_poses",
@@ -83,15 +86,32 @@ def mirror_batch(
     ``inputs`` get ``T_in`` (spec of ``skeleton_in`` with ``dim_in`` coords), ``targets`` get
     ``T_out``, ``intrinsics`` (if present) get :func:`mirror_intrinsics`. Adds ``"mirrored"`` (B,).
     """
+    specs = {"inputs": skeleton_in.spec(dim_in), "targets": skeleton_out.spec(dim_out)}
+    return mirror_fields(batch, flip, specs)
+
+
+def mirror_fields(
+    batch: dict[str, np.ndarray], flip: np.ndarray, specs: Mapping[str, ChiralSpec]
+) -> dict[str, np.ndarray]:
+    """Mirrors the rows of ``batch`` where ``flip`` (B,) is True: each field named in ``specs``
+    by its spec (on flattened ``(..., spec.size)`` features, or ``(..., J, D)`` poses of the spec's
+    size), ``intrinsics`` (if present) by :func:`mirror_intrinsics`. Adds ``"mirrored"`` (B,)."""
     flip = np.asarray(flip, dtype=bool)
     out = dict(batch)
-    fields = {"inputs": (skeleton_in, dim_in), "targets": (skeleton_out, dim_out)}
-    for key, (sk, d) in fields.items():
-        if key in batch:
-            x = np.array(batch[key], copy=True)
-            if flip.any():
-                x[flip] = mirror_poses(x[flip], sk, d)
-            out[key] = x
+    for key, spec in specs.items():
+        if key not in batch:
+            continue
+        x = np.array(batch[key], copy=True)
+        if flip.any():
+            rows = x[flip]
+            flat = rows.reshape(*rows.shape[: rows.ndim - 2], -1) if rows.shape[-1] != spec.size else rows
+            if flat.shape[-1] != spec.size:
+                raise ValueError(
+                    f"mirror_fields: field {key!r} has shape {tuple(x.shape)}; expected (..., {spec.size}) "
+                    f"or (..., {spec.num_joints}, {spec.dim}) features for its spec"
+                )
+            x[flip] = spec.transform(flat).reshape(rows.shape)
+        out[key] = x
     if "intrinsics" in batch:
         c = np.array(batch["intrinsics"], copy=True)
         if flip.any():
@@ -102,34 +122,41 @@ def mirror_batch(
 
 
 class MirrorAugment:
-    """``augment(batch, rng) -> batch``: mirror each window with probability ``p``.
+    """``augment(batch, rng) -> batch``: mirror each sample with probability ``p``.
 
-    Pass an instance as ``augment=`` to :meth:`~chiral_jax.data.windows.PoseWindows.batches`.
+    ``MirrorAugment({field: spec, ...}, p=0.5)`` mirrors each named field by its
+    :class:`~chiral_jax.spec.ChiralSpec` (one draw per sample, from the first field's length);
+    ``MirrorAugment(p, skeleton_in=, skeleton_out=, dim_in=, dim_out=)`` is the window batch's
+    ``{"inputs": skeleton_in.spec(dim_in), "targets": skeleton_out.spec(dim_out)}``. Pass an
+    instance as ``augment=`` to the batch pipelines (host) or to
+    :class:`~chiral_jax.data.device_windows.DeviceWindows` (device).
     """
 
     def __init__(
         self,
-        p: float = 0.5,
+        specs: Mapping[str, ChiralSpec] | float = 0.5,
+        p: float | None = None,
         *,
         skeleton_in: Skeleton = H36M,
         skeleton_out: Skeleton = H36M,
         dim_in: int = 2,
         dim_out: int = 3,
     ) -> None:
+        if not isinstance(specs, Mapping):
+            if p is not None:
+                raise ValueError("MirrorAugment: give p once (MirrorAugment(p) or MirrorAugment(specs, p))")
+            p, specs = (
+                float(specs),
+                {"inputs": skeleton_in.spec(dim_in), "targets": skeleton_out.spec(dim_out)},
+            )
+        p = 0.5 if p is None else float(p)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"MirrorAugment: p must be in [0, 1], got {p}")
-        self.p = p
-        self.skeleton_in, self.skeleton_out = skeleton_in, skeleton_out
-        self.dim_in, self.dim_out = dim_in, dim_out
+        if not specs:
+            raise ValueError("MirrorAugment: no field to mirror (specs is empty)")
+        self.p, self.specs = p, dict(specs)
 
     def __call__(self, batch: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        n = len(batch["inputs"])
+        n = len(batch[next(iter(self.specs))])
         flip = rng.random(n) < self.p
-        return mirror_batch(
-            batch,
-            flip,
-            skeleton_in=self.skeleton_in,
-            skeleton_out=self.skeleton_out,
-            dim_in=self.dim_in,
-            dim_out=self.dim_out,
-        )
+        return mirror_fields(batch, flip, self.specs)

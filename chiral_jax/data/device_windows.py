@@ -101,8 +101,7 @@ class DeviceWindows:
             raise ValueError("DeviceWindows: more than 2**31 frames or windows; use the host path")
         self.arrays = parallel.replicate(host, self.mesh)
         if augment is not None:
-            self._spec_in = augment.skeleton_in.spec(augment.dim_in)
-            self._spec_out = augment.skeleton_out.spec(augment.dim_out)
+            self._spec_in, self._spec_out = augment.specs["inputs"], augment.specs["targets"]
 
     def with_augment(self, augment: MirrorAugment | None) -> DeviceWindows:
         """The same device arrays (not copied again) with another augmentation."""
@@ -111,8 +110,7 @@ class DeviceWindows:
             raise TypeError(f"DeviceWindows: augment must be a MirrorAugment, got {type(augment).__name__}")
         other.augment = augment
         if augment is not None:
-            other._spec_in = augment.skeleton_in.spec(augment.dim_in)
-            other._spec_out = augment.skeleton_out.spec(augment.dim_out)
+            other._spec_in, other._spec_out = augment.specs["inputs"], augment.specs["targets"]
         return other
 
     @staticmethod
