@@ -8,6 +8,10 @@ space alike). Tables: ``docs/datasets.md`` section 8; SMPL's follows its publish
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Sequence
+
+import numpy as np
 
 from chiral_jax.spec import ChiralSpec
 
@@ -22,8 +26,28 @@ __all__ = [
     "SKELETONS",
     "SMPL24",
     "Skeleton",
+    "children_of",
     "get",
 ]
+
+
+def children_of(
+    parents: Sequence[int], preferred: dict[int, int] | None = None, center: Sequence[int] = ()
+) -> tuple[int, ...]:
+    """The ``children`` array: each joint's (twist) child, -1 at leaves.
+
+    A joint with several children gets ``preferred[j]`` if given, else its lowest-index child among
+    ``center`` (e.g. ``skeleton.center``: the pelvis twists about the spine, the thorax about the
+    neck, which keeps twists mirror-consistent), else its lowest-index child.
+    """
+    parents = np.asarray(parents, dtype=np.int64).reshape(-1)  # static: a traced array raises here
+    preferred = preferred or {}
+    out = []
+    for j in range(len(parents)):
+        kids = [int(c) for c in np.where(parents == j)[0]]
+        mid = [c for c in kids if c in set(center)]
+        out.append(preferred.get(j, (mid or kids)[0]) if kids else -1)
+    return tuple(out)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +59,8 @@ class Skeleton:
       joint_names: one name per joint, in the dataset's order.
       parents: kinematic parent of each joint (-1 for a root), or None when the data has no tree.
       left, right, center: the mirror partition; ``left[i]`` mirrors ``right[i]``.
+
+    Derived: :attr:`twist_children` (each joint's twist child, from ``parents`` and ``center``).
     """
 
     name: str
@@ -54,6 +80,14 @@ class Skeleton:
     @property
     def num_joints(self) -> int:
         return len(self.joint_names)
+
+    @functools.cached_property
+    def twist_children(self) -> tuple[int, ...] | None:
+        """(J,) each joint's twist child, -1 at leaves (None without a tree): ``children_of(parents,
+        center=center)``, so a multi-child joint twists about its central child (the H36M pelvis
+        about the spine, the thorax about the neck), which keeps twists mirror-consistent. The
+        ``children`` of :func:`chiral_jax.kinematics.twist_angles` / ``inverse_kinematics``."""
+        return None if self.parents is None else children_of(self.parents, center=self.center)
 
     def spec(self, dim: int, negated: tuple[int, ...] = (0,)) -> ChiralSpec:
         """The spec of poses ``(..., num_joints * dim)`` whose coordinates ``negated`` flip."""

@@ -11,6 +11,7 @@ from chiral_jax.data import synthetic
 from chiral_jax.data.fixtures import write_amc, write_asf
 from chiral_jax.kinematics import (
     BodyModel,
+    chain,
     children_of,
     forward_kinematics,
     inverse_kinematics,
@@ -19,7 +20,7 @@ from chiral_jax.kinematics import (
     twist_angles,
     write_synthetic_body_model,
 )
-from chiral_jax.skeletons import H36M, SMPL24
+from chiral_jax.skeletons import H36M, SKELETONS, SMPL24
 
 
 def _random_rotations(rng, shape, scale=1.0):
@@ -150,8 +151,7 @@ def test_mirror_mirrors_rotations_and_flips_twist_sine():
     m = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
     np.testing.assert_allclose(rest[perm] @ m, rest, atol=1e-6)
     rots = _random_rotations(rng, (2, 3, 17), 0.7)
-    children = children_of(H36M.parents, center=H36M.center)  # mirror-consistent twist children
-    assert children == cmu.H36M_TWIST_CHILDREN
+    children = H36M.twist_children  # mirror-consistent twist children
     joints = forward_kinematics(rots, rest, H36M.parents)
     twist = twist_angles(rots, rest, H36M.parents, children)
     mirrored = mirror_rotations(rots, perm)
@@ -178,6 +178,48 @@ def test_bad_trees_and_shapes_raise():
         forward_kinematics(np.zeros((2, 3, 3)), np.zeros((3, 3)), (-1, 0, 1))
     with pytest.raises(ValueError, match=r"not reachable|no root"):
         forward_kinematics(np.zeros((2, 3, 3)), np.zeros((2, 3)), (1, 0))
+
+
+def test_twist_children_attribute():
+    # H36M's, typed once: the pelvis twists about the spine, the thorax about the neck.
+    assert H36M.twist_children == (7, 2, 3, -1, 5, 6, -1, 8, 9, 10, -1, 12, 13, -1, 15, 16, -1)
+    assert cmu.H36M_TWIST_CHILDREN == H36M.twist_children
+    for sk in SKELETONS.values():
+        if sk.parents is None:
+            assert sk.twist_children is None
+            continue
+        tc = sk.twist_children
+        assert tc == children_of(sk.parents, center=sk.center)
+        assert all(c == -1 or sk.parents[c] == j for j, c in enumerate(tc))
+        assert all((c == -1) == (j not in sk.parents) for j, c in enumerate(tc))
+        # Mirror-consistent wherever a joint has a central child or a single one (OpenPose's nose has
+        # only the two eyes, a genuinely chiral choice).
+        perm = sk.spec(1).joint_permutation
+        for j, c in enumerate(tc):
+            kids = [k for k, p in enumerate(sk.parents) if p == j]
+            if len(kids) == 1 or set(kids) & set(sk.center):
+                assert tc[perm[j]] == (perm[c] if c >= 0 else -1), (sk.name, j)
+
+
+def test_chain_numpy_in_numpy_out_and_matches_jax():
+    rng = np.random.default_rng(0)
+    rots = _random_rotations(rng, (4, 17), 0.8).astype(np.float64)
+    offsets = rng.normal(size=(17, 3))
+    root = rng.normal(size=(4, 3))
+    g, x = chain(rots, offsets, H36M.parents, root)
+    assert isinstance(g, np.ndarray) and isinstance(x, np.ndarray) and x.dtype == np.float64
+    np.testing.assert_array_equal(x[:, 0], root + offsets[0])
+    gj, xj = chain(jnp.asarray(rots, jnp.float32), offsets, H36M.parents, root)
+    assert isinstance(xj, jax.Array)
+    np.testing.assert_allclose(np.asarray(xj), x, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(gj), g, atol=1e-5)
+    # forward_kinematics is chain with the rest pose's offsets and the root at its rest position.
+    rest = synthetic.rest_joints(offsets * (np.arange(17) > 0)[:, None]) + 1.0
+    np.testing.assert_allclose(
+        np.asarray(forward_kinematics(rots.astype(np.float32), rest.astype(np.float32), H36M.parents)),
+        chain(rots, offsets * (np.arange(17) > 0)[:, None], H36M.parents, np.ones(3))[1],
+        atol=1e-5,
+    )
 
 
 # ---------------------------------------------------------------------------------- body model

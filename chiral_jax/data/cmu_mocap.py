@@ -51,6 +51,7 @@ from chiral_jax.data.errors import malformed, missing
 from chiral_jax.data.sequence import PoseSequence, render
 from chiral_jax.kinematics.tree import chain
 from chiral_jax.rotations import euler_to_matrix
+from chiral_jax.skeletons import H36M
 
 __all__ = [
     "CMU_FPS",
@@ -486,7 +487,7 @@ H36M_ROTATION_BONES: tuple[str, ...] = (
     "rwrist",
 )
 # Each H36M-17 joint's twist child (-1: leaf): the pelvis twists about the spine, the thorax about the neck.
-H36M_TWIST_CHILDREN: tuple[int, ...] = (7, 2, 3, -1, 5, 6, -1, 8, 9, 10, -1, 12, 13, -1, 15, 16, -1)
+H36M_TWIST_CHILDREN: tuple[int, ...] = H36M.twist_children
 # The rotation taking the data's Y-up frame to the z-up world (to_z_up as a matrix).
 Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
@@ -536,7 +537,7 @@ def load_trial_kinematics(
       {"joints": (T, 17, 3) world positions, "rotations": (T, 17, 3, 3) global joint rotations
       (rest frame -> world), "rest": (17, 3) the subject's rest joints}. Local rotations are
       ``G_parent^T G_j``; twist targets follow from them with :func:`chiral_jax.kinematics.twist_angles`
-      and :data:`H36M_TWIST_CHILDREN`.
+      and ``H36M.twist_children`` (:data:`H36M_TWIST_CHILDREN`).
     """
     skel = asf if isinstance(asf, AsfSkeleton) else parse_asf(asf)
     glob, pos = bone_frames(skel, parse_amc(amc, skel))

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from chiral_jax import rotations as rot
+from chiral_jax.skeletons import children_of
 
 __all__ = [
     "chain",
@@ -70,25 +71,6 @@ def _order(parents: np.ndarray) -> list[int]:
     if not placed.all():
         raise ValueError(f"parents: joints {np.where(~placed)[0].tolist()} are not reachable from a root")
     return order
-
-
-def children_of(
-    parents: Sequence[int], preferred: dict[int, int] | None = None, center: Sequence[int] = ()
-) -> tuple[int, ...]:
-    """The ``children`` array: each joint's (twist) child, -1 at leaves.
-
-    A joint with several children gets ``preferred[j]`` if given, else its lowest-index child among
-    ``center`` (e.g. ``skeleton.center``: the pelvis twists about the spine, the thorax about the
-    neck, which keeps twists mirror-consistent), else its lowest-index child.
-    """
-    parents = _static("parents", parents)
-    preferred = preferred or {}
-    out = []
-    for j in range(len(parents)):
-        kids = [int(c) for c in np.where(parents == j)[0]]
-        mid = [c for c in kids if c in set(center)]
-        out.append(preferred.get(j, (mid or kids)[0]) if kids else -1)
-    return tuple(out)
 
 
 def _check_children(children: np.ndarray, parents: np.ndarray) -> None:
@@ -135,7 +117,7 @@ def chain(rotations: Any, offsets: Any, parents: Sequence[int], root: Any = None
         p = parents[i]
         if p < 0:
             glob[i] = r[..., i, :, :]
-            pos[i] = xp.broadcast_to(start + off[i], (*batch, 3))
+            pos[i] = xp.broadcast_to(start + xp.broadcast_to(off[i], start.shape), (*batch, 3))
         else:
             glob[i] = glob[p] @ r[..., i, :, :]
             pos[i] = pos[p] + glob[p] @ off[i]

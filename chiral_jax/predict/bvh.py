@@ -219,8 +219,8 @@ def normalize_bones(poses: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def _inverse_kinematics(x: np.ndarray, twist: np.ndarray, rest: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(local, global) rotations (T, 17, 3, 3) on the H36M tree: the solution of
-    :func:`chiral_jax.kinematics.inverse_kinematics` (children by ``children_of(parents,
-    center=H36M.center)``: one child, swing times twist; pelvis and thorax, Kabsch; leaves, identity),
+    :func:`chiral_jax.kinematics.inverse_kinematics` (children ``H36M.twist_children``: one child,
+    swing times twist; pelvis and thorax, Kabsch; leaves, identity),
     in numpy float64 (a file needs no jit compilation; a test checks that the two agree)."""
     t = len(x)
     eye = np.broadcast_to(np.eye(3), (t, 3, 3))
@@ -231,7 +231,7 @@ def _inverse_kinematics(x: np.ndarray, twist: np.ndarray, rest: np.ndarray) -> t
         g_p = eye if p < 0 else glob[:, p]
         kids = _KIDS[j]
         if len(kids) == 1:
-            c = kids[0]
+            c = _H36M.twist_children[j]
             bone = rest[c] - rest[j]
             observed = np.einsum("tba,tb->ta", g_p, x[:, c] - x[:, j])
             swing = rot.rotation_between(np.broadcast_to(bone, observed.shape), observed)
