@@ -20,8 +20,8 @@ def test_chiral_step_profile_quick(tmp_path, capsys, benchmark_script):
         res["ops"]["median_ms"]
     )
     assert "steps" not in res  # whole-step timing compiles four trainers: left to the script
-    # The reference context restores the library's ops.
-    assert functional._random_bytes.__module__ == "chiral_jax.functional"
+    # The mask-mode contexts restore the default mode.
+    assert functional.current_mask_bits() == "byte"
     assert json.loads(out.read_text())["ops"]["time_ratio"] == res["ops"]["time_ratio"]
     assert "Before / after" in capsys.readouterr().out
 
