@@ -8,7 +8,9 @@ process with :func:`chiral_jax.benchmarking.time_interleaved` (calls interleaved
   :func:`chiral_jax.tasks.action.action_loss` and the task's SGD update) on a host batch of random
   clips: clips/s = B / step time;
 * **inference**: the eval-mode net on a device batch (one jitted call): the chiral net, the
-  baseline, and the baseline with test-time flip averaging (two passes): clips/s = B / call time.
+  baseline, and the baseline with test-time flip averaging (two passes in one jit,
+  :func:`chiral_jax.equivariance.flip_average` through :func:`chiral_jax.benchmarking.inference_calls`):
+  clips/s = B / call time; speedups are chiral over baseline (medians of per-repeat ratios).
 
 Rows: ``default`` (the default config's widths on the synthetic clips' shape: 1 x 64 x 17 x 3),
 ``kinetics`` (ST-GCN's widths on a Kinetics training window: 2 x 150 x 18 x 3), ``nw_ucla`` and
@@ -23,26 +25,34 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
-from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import report, time_interleaved
+from chiral_jax.benchmarking import (
+    BenchmarkParser,
+    chiral_vs_baseline,
+    chiral_vs_baseline_table,
+    eval_apply,
+    inference_calls,
+    report,
+    run_rows,
+    train_call,
+)
 from chiral_jax.models.action import ST_GCN_WIDTHS
+from chiral_jax.spec import ChiralSpec
 from chiral_jax.tasks import action
 from chiral_jax.tasks.configs import load_config_file
 from chiral_jax.tasks.runner import num_params
 from chiral_jax.train import Trainer
 
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "action.py"
-GROUPS = (("train_chiral", "train_baseline"), ("infer_chiral", "infer_baseline", "infer_baseline_tta"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,87 +80,59 @@ def make_rows(quick: bool) -> list[Row]:
     ]
 
 
-def _inference(net: nnx.Module, spec: Any, clips: jax.Array, tta: bool) -> Any:
-    """``call()``: the jitted eval-mode net on ``clips`` (flip-averaged with ``tta``)."""
-    graphdef, state = nnx.split(net)
-
-    @jax.jit
-    def infer(s: Any, x: jax.Array) -> jax.Array:
-        m = nnx.merge(graphdef, s, copy=True)
-        y = m(x)
-        return 0.5 * (y + m(spec.transform(x))) if tta else y
-
-    return lambda: infer(state, clips)
-
-
 def bench_row(row: Row, repeats: int) -> dict[str, Any]:
     config = load_config_file(str(CONFIG))
     spec = skeletons.get(row.skeleton).spec(3)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(row.batch, row.people, row.frames, spec.size)).astype(np.float32)
     batch = {"clips": x, "labels": rng.integers(0, row.classes, row.batch).astype(np.int32)}
-    calls, params = {}, {}
-    tmp = tempfile.TemporaryDirectory()
-    for kind in ("chiral", "baseline"):
-        variant = action.Variant(kind, kind, row.widths)
-        model = action.make_model(variant, spec, row.classes, config.model)
-        params[kind] = num_params(model)
-        trainer = Trainer(
-            model,
-            action.optimizer(config.train, 100),
-            action.action_loss,
-            workdir=f"{tmp.name}/{kind}",
-            bn_momentum=None,
-            progress=False,
-        )
-        calls[f"train_{kind}"] = lambda t=trainer: t.step(batch)
-        net = action.make_model(variant, spec, row.classes, config.model)
-        net.eval()
-        for tta in (False, True) if kind == "baseline" else (False,):
-            calls[f"infer_{kind}" + ("_tta" if tta else "")] = _inference(net, spec, jax.device_put(x), tta)
-    timings = time_interleaved(calls, repeats=repeats, groups=GROUPS)
-    tmp.cleanup()
-    med = timings.medians()
-    return {
-        **dataclasses.asdict(row),
-        "params": params,
-        "clips_per_s": {k: row.batch / v for k, v in med.items()},
-        "times_s": {k: timings.times(k) for k in calls},
-        "train_speedup": timings.ratio("train_baseline", "train_chiral"),
-        "infer_speedup": timings.ratio("infer_baseline", "infer_chiral"),
-        "infer_speedup_vs_tta": timings.ratio("infer_baseline_tta", "infer_chiral"),
-    }
+    calls, params, applies, trainers = {}, {}, {}, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("chiral", "baseline"):
+            variant = action.Variant(kind, kind, row.widths)
+            model = action.make_model(variant, spec, row.classes, config.model)
+            params[kind] = num_params(model)
+            trainer = Trainer(
+                model,
+                action.optimizer(config.train, 100),
+                action.action_loss,
+                workdir=f"{tmp}/{kind}",
+                bn_momentum=None,
+                progress=False,
+            )
+            trainers.append(trainer)
+            calls[f"train_{kind}"] = train_call(trainer, batch, row.batch)
+            applies[kind] = eval_apply(action.make_model(variant, spec, row.classes, config.model))
+        # The class scores are invariant: the flip average mirrors the clips only.
+        scores = ChiralSpec.invariant(row.classes)
+        calls.update(inference_calls(applies, jax.device_put(x), row.batch, spec, scores))
+        measured = chiral_vs_baseline(calls, params, repeats=repeats, per_s_key="clips_per_s", close=trainers)
+    return {**dataclasses.asdict(row), **measured}
 
 
-def table(rows: list[dict[str, Any]]) -> str:
+def format_table(rows: list[dict[str, Any]], repeats: int) -> list[str]:
     lines = [
-        "| row | params chiral / baseline | train clips/s chiral | baseline | infer clips/s chiral | "
-        "baseline | baseline + TTA |",
-        "|---|---|---|---|---|---|---|",
+        f"float32, median of {repeats} interleaved repeats (clips/s = batch / median time; speedups: "
+        "medians of per-repeat ratios, chiral over baseline). TTA = flip averaging (two passes, one jit).",
+        "",
     ]
-    for r in rows:
-        c, p = r["clips_per_s"], r["params"]
-        lines.append(
-            f"| {r['name']} (B={r['batch']}, {r['people']}x{r['frames']} frames) | {p['chiral']:,} / "
-            f"{p['baseline']:,} | {c['train_chiral']:.0f} | {c['train_baseline']:.0f} | "
-            f"{c['infer_chiral']:.0f} | {c['infer_baseline']:.0f} | {c['infer_baseline_tta']:.0f} |"
-        )
-    return "\n".join(lines)
+    return lines + chiral_vs_baseline_table(
+        rows,
+        per_s_key="clips_per_s",
+        unit="clips",
+        name=lambda r: f"{r['name']} (B={r['batch']}, {r['people']}x{r['frames']} frames)",
+    )
 
 
-def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed calls per variant")
-    parser.add_argument("--json", default=None, help="also write the rows here")
+def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    parser = BenchmarkParser(__doc__, repeats=(10, 2), seed=None, quick_help="tiny sizes (smoke test)")
     parser.add_argument("--rows", default=None, help="comma-separated row names (default: all)")
     args = parser.parse_args(argv)
-    repeats = args.repeats or (2 if args.quick else 10)
     chosen = make_rows(args.quick)
     if args.rows:
         chosen = [r for r in chosen if r.name in args.rows.split(",")]
-    rows = [bench_row(r, repeats) for r in chosen]
-    report(lambda info: table(rows), args.json, rows=rows)
+    rows = run_rows(chosen, lambda r, i: bench_row(r, args.repeats), lambda r: r.name)
+    report(format_table(rows, args.repeats), args.json, repeats=args.repeats, rows=rows)
     return rows
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -50,7 +49,7 @@ import numpy as np
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import report
+from chiral_jax.benchmarking import BenchmarkParser, report, run_rows, table
 from chiral_jax.models import ChiralTemporalModel
 from chiral_jax.train import Trainer, amsgrad_torch, read_metrics
 
@@ -139,24 +138,30 @@ def run_mode(args: argparse.Namespace, mode: str) -> dict[str, Any]:
     }
 
 
-def format_table(rows: list[dict[str, Any]], args: argparse.Namespace, info: dict[str, Any]) -> str:
-    load = info.get("load_average")
+def format_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> list[str]:
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} cores, Python {info['python']}, JAX {info['jax']}, "
-        f"{info['platform']} ({info['device_kind']}), load average "
-        f"{'/'.join(f'{x:.1f}' for x in load) if load else 'n/a'}",
         f"Model: ChiralTemporalModel width {args.width}, filter widths {args.filter_widths}, batch "
         f"{args.batch}, {rows[0]['params']:,} parameters, checkpoint "
         f"{rows[0]['checkpoint_bytes'] / 2**20:.1f} MiB, keep {args.keep}",
         "",
-        "| mode | epochs | steps | saves | fit s | step s | overhead s | overhead % |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['mode']} | {r['epochs']} | {r['steps']} | {r['saves']} | {r['fit_seconds']:.1f} "
-            f"| {r['step_seconds']:.1f} | {r['overhead_seconds']:.1f} | {r['overhead_percent']:.0f}% |"
-        )
+    lines += table(
+        ("mode", "epochs", "steps", "saves", "fit s", "step s", "overhead s", "overhead %"),
+        [
+            (
+                r["mode"],
+                r["epochs"],
+                r["steps"],
+                r["saves"],
+                f"{r['fit_seconds']:.1f}",
+                f"{r['step_seconds']:.1f}",
+                f"{r['overhead_seconds']:.1f}",
+                f"{r['overhead_percent']:.0f}%",
+            )
+            for r in rows
+        ],
+        align="lrrrrrrr",
+    )
     by_mode = {r["mode"]: r for r in rows}
     if {"blocking", "async"} <= set(by_mode):
         saved = by_mode["blocking"]["fit_seconds"] - by_mode["async"]["fit_seconds"]
@@ -172,16 +177,23 @@ def format_table(rows: list[dict[str, Any]], args: argparse.Namespace, info: dic
             f"blocking saves every epoch "
             f"({100 * saved / by_mode['blocking']['fit_seconds']:.0f}% of its time)."
         )
-    return "\n".join(lines)
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=30, help="epochs per fit (one save each)")
-    parser.add_argument("--steps", type=int, default=4, help="training steps per epoch")
-    parser.add_argument("--width", type=int, default=512, help="hidden channels of the model")
-    parser.add_argument("--filter_widths", type=str, default="3,3,3", help="comma-separated filter widths")
-    parser.add_argument("--batch", type=int, default=64, help="windows per batch")
+    parser = BenchmarkParser(__doc__)
+    parser.size("--epochs", full=30, quick=3, help="epochs per fit (one save each)")
+    parser.size("--steps", full=4, quick=2, help="training steps per epoch")
+    parser.size("--width", full=512, quick=16, help="hidden channels of the model")
+    parser.size(
+        "--filter_widths",
+        full="3,3,3",
+        quick="3",
+        type=str,
+        minimum=None,
+        help="comma-separated filter widths",
+    )
+    parser.size("--batch", full=64, quick=8, help="windows per batch")
     parser.add_argument("--keep", type=int, default=3, help="checkpoints kept (orbax max_to_keep)")
     parser.add_argument(
         "--modes", type=str, default=",".join(MODES), help="comma-separated: " + ", ".join(MODES)
@@ -192,12 +204,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=60.0,
         help="interval mode: at most one save per this many seconds",
     )
-    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.quick:
-        args.epochs, args.steps, args.width, args.filter_widths, args.batch = 3, 2, 16, "3", 8
     unknown = set(args.modes.split(",")) - set(MODES)
     if unknown:
         parser.error(f"unknown modes {sorted(unknown)}; choose from {sorted(MODES)}")
@@ -206,12 +213,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
-    rows = []
-    for mode in args.modes.split(","):
-        t0 = time.perf_counter()
-        rows.append(run_mode(args, mode))
-        print(f"# {mode}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    report(lambda info: format_table(rows, args, info), args.json, args=vars(args), rows=rows)
+    rows = run_rows(args.modes.split(","), lambda mode, i: run_mode(args, mode))
+    report(format_table(rows, args), args.json, args=vars(args), rows=rows)
     return rows
 
 

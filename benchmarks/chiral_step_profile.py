@@ -33,10 +33,7 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import math
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -50,13 +47,24 @@ from flax import nnx
 from chiral_jax import functional as F
 from chiral_jax import skeletons
 from chiral_jax.basis import EvenOdd
-from chiral_jax.benchmarking import machine_line, report, time_interleaved
+from chiral_jax.benchmarking import (
+    COST_KEYS,
+    TRAFFIC_KINDS,  # noqa: F401  (read by tests/test_benchmark_chiral_step.py)
+    BenchmarkParser,
+    cost_analysis,
+    hlo_traffic,
+    report,
+    shape_bytes,
+    table,
+    time_interleaved,
+    traffic_table,
+)
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tasks import lifting
 from chiral_jax.train import Trainer, amsgrad_torch
 
 SKELETON = skeletons.H36M
-COST_KEYS = ("flops", "bytes accessed", "transcendentals")
+_shape_bytes = shape_bytes  # the name tests/test_benchmark_chiral_step.py reads
 
 
 def reference_ops(ref: bool) -> contextlib.AbstractContextManager[None]:
@@ -76,62 +84,11 @@ def step_costs(channels: int, batch: int, filter_widths: tuple[int, ...], workdi
         trainer = _trainer(_lifting_model(kind, channels, filter_widths, 0.25, "byte"), f"{workdir}/{kind}")
         try:
             compiled = trainer.compile_step(batch_np)
-            cost = compiled.cost_analysis()
+            out[kind] = cost_analysis(compiled)
             out[f"{kind}_traffic"] = hlo_traffic(compiled.as_text())
         finally:
             trainer.close()
-        cost = cost[0] if isinstance(cost, list | tuple) else cost
-        out[kind] = {k: float(cost.get(k, float("nan"))) for k in COST_KEYS}
     out["ratio"] = {k: out["chiral"][k] / out["baseline"][k] for k in COST_KEYS}
-    return out
-
-
-_BYTES = {"f64": 8, "f32": 4, "s32": 4, "u32": 4, "bf16": 2, "f16": 2, "s16": 2, "u16": 2}
-_INSTRUCTION = re.compile(r"\s*(?:ROOT )?%([\w.\-]+) = (\(.*?\)|\S+) ([\w\-]+)\((.*?)\)(?:,|$)")
-TRAFFIC_KINDS = ("matmul", "reduction", "elementwise", "copy")
-_FREE_OPS = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast"}
-
-
-def _shape_bytes(shape: str) -> int:
-    total = 0
-    for dtype, dims in re.findall(r"([a-z]+\d*)\[([\d,]*)\]", shape):
-        total += _BYTES.get(dtype, 1) * math.prod(int(d) for d in dims.split(",") if d)
-    return total
-
-
-def hlo_traffic(hlo: str) -> dict[str, dict[str, float]]:
-    """Per kind of top-level instruction of a compiled program (XLA's optimized HLO text): how many
-    there are and the bytes their operands and results take (each instruction reads its operands
-    and writes its result once: a model of the memory traffic, not a measurement).
-
-    Kinds: ``matmul`` (a dot, or a fusion holding one), ``reduction`` (a fusion holding a reduce),
-    ``elementwise`` (every other fusion and op), ``copy``. Loop bodies (``while``) are left out.
-    """
-    entry = hlo[hlo.find("\nENTRY") :]
-    entry = entry[: entry.find("\n}")]
-    shapes: dict[str, str] = {}
-    out = {k: {"count": 0, "bytes_in": 0.0, "bytes_out": 0.0} for k in TRAFFIC_KINDS}
-    for line in entry.splitlines()[1:]:
-        m = _INSTRUCTION.match(line)
-        if not m:
-            continue
-        name, shape, op, operands = m.groups()
-        shapes[name] = shape
-        if op in _FREE_OPS or op in ("while", "call", "conditional"):
-            continue
-        if op == "fusion":
-            called = re.search(r"calls=%?([\w.\-]+)", line)
-            body = ""
-            if called:
-                start = hlo.find(f"%{called.group(1)} ")
-                body = hlo[start : hlo.find("\n}", start)] if start >= 0 else ""
-            kind = "matmul" if " dot(" in body else "reduction" if " reduce(" in body else "elementwise"
-        else:
-            kind = {"dot": "matmul", "copy": "copy", "reduce": "reduction"}.get(op, "elementwise")
-        row = out[kind]
-        row["count"] += 1
-        row["bytes_in"] += sum(_shape_bytes(shapes.get(o, "")) for o in re.findall(r"%([\w.\-]+)", operands))
-        row["bytes_out"] += _shape_bytes(shape)
     return out
 
 
@@ -386,38 +343,29 @@ def matmul_timings(channels: int, batch: int, filter_widths: tuple[int, ...], re
     }
 
 
-def format_report(out: dict[str, Any], info: dict[str, Any]) -> str:
+def format_report(out: dict[str, Any]) -> list[str]:
     a = out["args"]
     c = out["step_costs"]
     lines = [
-        machine_line(info),
         f"Width {a['channels']}; whole training step of the strided 27-frame lifting nets, "
         f"{a['batch']} windows (XLA cost analysis of the compiled step):",
         "",
-        "| | chiral | baseline | chiral / baseline |",
-        "|---|---|---|---|",
     ]
-    for k in COST_KEYS:
-        lines.append(f"| {k} | {c['chiral'][k]:.4g} | {c['baseline'][k]:.4g} | {c['ratio'][k]:.3f} |")
+    lines += table(
+        ("", "chiral", "baseline", "chiral / baseline"),
+        [(k, f"{c['chiral'][k]:.4g}", f"{c['baseline'][k]:.4g}", f"{c['ratio'][k]:.3f}") for k in COST_KEYS],
+    )
     if "chiral_traffic" in c:
         lines += [
             "",
             "The compiled steps' top-level instructions by kind, and the bytes of their operands and results "
             "(from the optimized HLO; a model of the memory traffic):",
             "",
-            "| kind | count chiral / baseline | MB read chiral / baseline | MB written chiral / baseline "
-            "| bytes chiral / baseline |",
-            "|---|---|---|---|---|",
         ]
-        for k in TRAFFIC_KINDS:
-            ch, ba = c["chiral_traffic"][k], c["baseline_traffic"][k]
-            total = (ch["bytes_in"] + ch["bytes_out"]) / max(ba["bytes_in"] + ba["bytes_out"], 1.0)
-            read = f"{ch['bytes_in'] / 1e6:.0f} / {ba['bytes_in'] / 1e6:.0f}"
-            written = f"{ch['bytes_out'] / 1e6:.0f} / {ba['bytes_out'] / 1e6:.0f}"
-            lines.append(f"| {k} | {ch['count']} / {ba['count']} | {read} | {written} | {total:.3f} |")
+        lines += traffic_table(c["chiral_traffic"], c["baseline_traffic"])
     o = out.get("ops")
     if o is None:
-        return "\n".join(lines + _step_lines(out) + _floor_lines(out))
+        return lines + _step_lines(out) + _floor_lines(out)
     med = o["median_ms"]
     total_d = sum(med[f"{op}_dense"] for op in OPS)
     total_c = sum(med[f"{op}_chiral"] for op in OPS)
@@ -426,30 +374,43 @@ def format_report(out: dict[str, Any], info: dict[str, Any]) -> str:
         f"Per op, forward + backward on ({a['rows']}, {a['channels']}) activations, median of "
         f"{a['repeats']} interleaved repeats (ratio: median of per-repeat chiral / dense times):",
         "",
-        "| op | dense ms | chiral ms | chiral / dense | share of dense block | share of chiral block |",
-        "|---|---|---|---|---|---|",
     ]
+    per_op = []
     for op in OPS:
         d, ch = med[f"{op}_dense"], med[f"{op}_chiral"]
-        lines.append(
-            f"| {op} | {d:.2f} | {ch:.2f} | {o['time_ratio'][op]:.3f} "
-            f"| {d / total_d:.0%} | {ch / total_c:.0%} |"
+        per_op.append(
+            (
+                op,
+                f"{d:.2f}",
+                f"{ch:.2f}",
+                f"{o['time_ratio'][op]:.3f}",
+                f"{d / total_d:.0%}",
+                f"{ch / total_c:.0%}",
+            )
         )
-    lines.append(f"| block (sum) | {total_d:.2f} | {total_c:.2f} | {total_c / total_d:.3f} | | |")
+    per_op.append(("block (sum)", f"{total_d:.2f}", f"{total_c:.2f}", f"{total_c / total_d:.3f}", "", ""))
+    lines += table(
+        ("op", "dense ms", "chiral ms", "chiral / dense", "share of dense block", "share of chiral block"),
+        per_op,
+    )
     lines += [
         "",
         "Before / after (reference = dropout bits from jax.random.bits(uint8); same interleaved group):",
         "",
-        "| op | dense ms ref / new | chiral ms ref / new | chiral / dense ref -> new |",
-        "|---|---|---|---|",
     ]
-    for op in REFERENCE_OPS:
-        lines.append(
-            f"| {op} | {med[f'{op}_dense_reference']:.2f} / {med[f'{op}_dense']:.2f} "
-            f"| {med[f'{op}_chiral_reference']:.2f} / {med[f'{op}_chiral']:.2f} "
-            f"| {o['time_ratio'][f'{op}_reference']:.3f} -> {o['time_ratio'][op]:.3f} |"
-        )
-    return "\n".join(lines + _step_lines(out) + _floor_lines(out))
+    lines += table(
+        ("op", "dense ms ref / new", "chiral ms ref / new", "chiral / dense ref -> new"),
+        [
+            (
+                op,
+                f"{med[f'{op}_dense_reference']:.2f} / {med[f'{op}_dense']:.2f}",
+                f"{med[f'{op}_chiral_reference']:.2f} / {med[f'{op}_chiral']:.2f}",
+                f"{o['time_ratio'][f'{op}_reference']:.3f} -> {o['time_ratio'][op]:.3f}",
+            )
+            for op in REFERENCE_OPS
+        ],
+    )
+    return lines + _step_lines(out) + _floor_lines(out)
 
 
 def _frames(widths: Sequence[int]) -> int:
@@ -470,13 +431,14 @@ def _step_lines(out: dict[str, Any]) -> list[str]:
         f"windows, dropout 0.25, median of {a['step_repeats']} interleaved repeats (ms; ratios are medians "
         "of per-repeat ratios), by how the dropout masks are drawn (train.dropout_bits):",
         "",
-        "| dropout bits | chiral ms | baseline ms | step time chiral / baseline |",
-        "|---|---|---|---|",
     ]
-    for label, suffix, key in rows:
-        lines.append(
-            f"| {label} | {m['chiral' + suffix]:.0f} | {m['baseline' + suffix]:.0f} | {st[key]:.3f} |"
-        )
+    lines += table(
+        ("dropout bits", "chiral ms", "baseline ms", "step time chiral / baseline"),
+        [
+            (label, f"{m['chiral' + suffix]:.0f}", f"{m['baseline' + suffix]:.0f}", f"{st[key]:.3f}")
+            for label, suffix, key in rows
+        ],
+    )
     lines += [
         "",
         f"Packed / byte draws: chiral step {st['chiral_new_over_reference']:.3f}, baseline step "
@@ -501,39 +463,46 @@ def _floor_lines(out: dict[str, Any]) -> list[str]:
         f"The floor: the same steps with layers removed, W={a['channels']}, {_frames(fl['filter_widths'])} "
         f"frames, {a['step_batch']} windows (chiral and baseline of a row timed in one group):",
         "",
-        "| step | chiral ms | baseline ms | chiral / baseline |",
-        "|---|---|---|---|",
     ]
-    for n, label in what.items():
-        lines.append(f"| {label} | {m['chiral_' + n]:.0f} | {m['baseline_' + n]:.0f} | {r[n]:.3f} |")
+    lines += table(
+        ("step", "chiral ms", "baseline ms", "chiral / baseline"),
+        [
+            (label, f"{m['chiral_' + n]:.0f}", f"{m['baseline_' + n]:.0f}", f"{r[n]:.3f}")
+            for n, label in what.items()
+        ],
+    )
     mm = fl["matmuls"]
+    med = mm["median_ms"]
     lines += [
         "",
         "The hidden convs' matmuls alone, forward + backward (rows x K x N; chiral: two half-size matmuls):",
         "",
-        "| matmul | dense ms | chiral ms | chiral / dense |",
-        "|---|---|---|---|",
     ]
-    for name, ratio in mm["time_ratio"].items():
-        lines.append(
-            f"| {name} | {mm['median_ms'][name + '_dense']:.2f} | {mm['median_ms'][name + '_chiral']:.2f} "
-            f"| {ratio:.3f} |"
-        )
-    lines.append(
-        f"| all of a step's | {mm['per_step_ms']['dense']:.1f} | {mm['per_step_ms']['chiral']:.1f} "
-        f"| {mm['per_step_ratio']:.3f} |"
+    lines += table(
+        ("matmul", "dense ms", "chiral ms", "chiral / dense"),
+        [
+            *(
+                (name, f"{med[name + '_dense']:.2f}", f"{med[name + '_chiral']:.2f}", f"{ratio:.3f}")
+                for name, ratio in mm["time_ratio"].items()
+            ),
+            (
+                "all of a step's",
+                f"{mm['per_step_ms']['dense']:.1f}",
+                f"{mm['per_step_ms']['chiral']:.1f}",
+                f"{mm['per_step_ratio']:.3f}",
+            ),
+        ],
     )
     return lines
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--channels", type=int, default=None, help="hidden width (default 1024; 32 quick)")
-    p.add_argument("--batch", type=int, default=None, help="windows per step (default 1024; 16 quick)")
-    p.add_argument("--rows", type=int, default=None, help="activation rows per op (default 8192; 64 quick)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per op (default 10; 2 quick)")
-    p.add_argument("--step_batch", type=int, default=None, help="whole-step windows (default 512; 16 quick)")
-    p.add_argument("--step_repeats", type=int, default=None, help="whole-step repeats (default 5; 1 quick)")
+    p = BenchmarkParser(__doc__, repeats=(10, 2), seed=None)
+    p.size("--channels", full=1024, quick=32, help="hidden width")
+    p.size("--batch", full=1024, quick=16, help="windows per step")
+    p.size("--rows", full=8192, quick=64, help="activation rows per op")
+    p.size("--step_batch", full=512, quick=16, help="whole-step windows")
+    p.size("--step_repeats", full=5, quick=1, help="whole-step repeats")
     p.add_argument("--no_steps", action="store_true", help="skip the whole-step timing")
     p.add_argument("--no_floor", action="store_true", help="skip the ablated steps and the matmul floor")
     p.add_argument(
@@ -543,20 +512,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="of the timed steps: 3,3,3 (27 frames) or 3,3,3,3,3",
     )
     p.add_argument("--no_ops", action="store_true", help="skip the per-op timing")
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--json", type=str, default=None)
     args = p.parse_args(argv)
-    q = args.quick
-    for k, full, quick in (
-        ("channels", 1024, 32),
-        ("batch", 1024, 16),
-        ("rows", 8192, 64),
-        ("repeats", 10, 2),
-        ("step_batch", 512, 16),
-        ("step_repeats", 5, 1),
-    ):
-        if getattr(args, k) is None:
-            setattr(args, k, quick if q else full)
     widths = tuple(int(w) for w in args.filter_widths.split(","))
     with tempfile.TemporaryDirectory(prefix="chiral_profile_") as workdir:
         costs = step_costs(args.channels, args.batch, (3, 3, 3), workdir)
@@ -572,7 +528,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.no_floor:
         with tempfile.TemporaryDirectory(prefix="chiral_profile_") as workdir:
             out["floor"] = floor_timings(args.channels, args.step_batch, widths, args.step_repeats, workdir)
-    report(lambda info: format_report(out, info), args.json, **out)
+    report(format_report(out), args.json, **out)
     return out
 
 

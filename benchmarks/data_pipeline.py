@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from chiral_jax.benchmarking import report, time_interleaved
+from chiral_jax.benchmarking import BenchmarkParser, report, table, time_interleaved
 from chiral_jax.data import MirrorAugment, PoseWindows
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.skeletons import H36M
@@ -155,95 +155,70 @@ def measure(
     return rows
 
 
-def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], args: dict[str, Any]) -> str:
-    load = info.get("load_average")
+def format_table(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> list[str]:
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} ({info['platform']}: "
-        f"{info['device_kind']}), Python {info['python']}"
-        + (f", load average {', '.join(f'{x:.1f}' for x in load)}" if load else ""),
-        f"{args['frames']:,} frames in {args['sequences']} sequences (random float32, H36M skeleton, "
-        f"flatten=True); batches of {args['batch']} windows, {args['batches']} batches per timed call "
-        f"(a fresh epoch each); median of {args['repeats']} interleaved repeats. old: "
+        f"{args.frames:,} frames in {args.sequences} sequences (random float32, H36M skeleton, "
+        f"flatten=True); batches of {args.batch} windows, {args.batches} batches per timed call "
+        f"(a fresh epoch each); median of {args.repeats} interleaved repeats. old: "
         "PoseWindows.batches (host generator); new: pipeline.window_batches (grain, default read "
         "threads and prefetch). Ratio: median of per-repeat ratios.",
         "",
-        "| path | window length | augment | windows/s old | windows/s new | ratio new/old |",
-        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        w = r["windows_per_s"]
-        lines.append(
-            f"| {r['path']} | {r['window_length']} | {r['augment']} | {w['old']:,.0f} | {w['new']:,.0f} "
-            f"| {r['ratio_new_old']:.2f}x |"
-        )
-    return "\n".join(lines)
+    return lines + table(
+        ("path", "window length", "augment", "windows/s old", "windows/s new", "ratio new/old"),
+        [
+            (
+                r["path"],
+                r["window_length"],
+                r["augment"],
+                f"{r['windows_per_s']['old']:,.0f}",
+                f"{r['windows_per_s']['new']:,.0f}",
+                f"{r['ratio_new_old']:.2f}x",
+            )
+            for r in rows
+        ],
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
+    parser = BenchmarkParser(__doc__, repeats=(9, 1))
+    parser.size(
         "--frames",
-        type=int,
-        default=None,
-        help=f"frames, all sequences (default {H36M_TRAIN_FRAMES:,}: Human3.6M's training set; 6000 quick)",
+        full=H36M_TRAIN_FRAMES,
+        quick=6_000,
+        help="frames, all sequences (full: Human3.6M's training set)",
     )
-    parser.add_argument(
-        "--sequences", type=int, default=None, help=f"sequences (default {H36M_TRAIN_SEQUENCES}; 4 quick)"
-    )
+    parser.size("--sequences", full=H36M_TRAIN_SEQUENCES, quick=4, help="sequences")
     parser.add_argument(
         "--receptive_fields",
         type=str,
         default="27,243",
         help="window lengths, comma separated (default 27,243)",
     )
-    parser.add_argument("--batch", type=int, default=None, help="windows per batch (default 1024; 64 quick)")
-    parser.add_argument(
-        "--batches", type=int, default=None, help="batches per timed call (default 24; 2 quick)"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=None, help="timed calls per variant (default 9; 1 quick)"
-    )
-    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random sequences")
-    return parser.parse_args(argv)
+    parser.size("--batch", full=1024, quick=64, help="windows per batch")
+    parser.size("--batches", full=24, quick=2, help="batches per timed call")
+    args = parser.parse_args(argv)
+    try:
+        args.receptive_fields = [int(r) for r in args.receptive_fields.split(",") if r.strip()]
+    except ValueError:
+        parser.error(f"--receptive_fields must be comma-separated integers, got {args.receptive_fields!r}")
+    if not args.receptive_fields or min(args.receptive_fields) < 1:
+        parser.error("--receptive_fields must be >= 1")
+    if args.frames < args.sequences:
+        parser.error("--frames must be at least --sequences")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Runs the benchmark, prints the table and returns the rows (raw numbers)."""
     args = parse_args(argv)
-    quick = args.quick
-    sizes = {
-        "frames": args.frames or (6_000 if quick else H36M_TRAIN_FRAMES),
-        "sequences": args.sequences or (4 if quick else H36M_TRAIN_SEQUENCES),
-        "batch": args.batch or (64 if quick else 1024),
-        "batches": args.batches or (2 if quick else 24),
-        "repeats": args.repeats or (1 if quick else 9),
-    }
-    try:
-        receptive_fields = [int(r) for r in args.receptive_fields.split(",") if r.strip()]
-    except ValueError:
-        raise SystemExit(
-            f"--receptive_fields must be comma-separated integers, got {args.receptive_fields!r}"
-        ) from None
-    if min(sizes.values()) < 1 or not receptive_fields or min(receptive_fields) < 1:
-        raise SystemExit(
-            "--frames, --sequences, --batch, --batches, --repeats and --receptive_fields must be >= 1"
-        )
-    if sizes["frames"] < sizes["sequences"]:
-        raise SystemExit("--frames must be at least --sequences")
     t0 = time.perf_counter()
     rows = measure(
-        sizes["frames"],
-        sizes["sequences"],
-        receptive_fields,
-        sizes["batch"],
-        sizes["batches"],
-        sizes["repeats"],
-        args.seed,
+        args.frames, args.sequences, args.receptive_fields, args.batch, args.batches, args.repeats, args.seed
     )
     print(f"# done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    report(lambda info: format_table(rows, info, sizes), args.json, **sizes, rows=rows)
+    sizes = {k: getattr(args, k) for k in ("frames", "sequences", "batch", "batches", "repeats")}
+    report(format_table(rows, args), args.json, **sizes, rows=rows)
     return rows
 
 

@@ -17,8 +17,9 @@ What is measured, per row (recurrent cell, layers, hidden width W, batch B; Penn
   :func:`chiral_jax.tasks.forecasting.forecast` builds it (``nnx.merge`` inside the jit; here the
   state is an argument, not closed over, and no host round trip is timed): the chiral net once,
   the baseline once, and the baseline with test-time flip averaging (TTA)
-  ``0.5 * (F(x) + T F(T x))``, ``T`` the Penn Action mirror (two passes). Inference samples/s =
-  infer batch / call time.
+  ``0.5 * (F(x) + T F(T x))``, ``T`` the Penn Action mirror (two passes in one jit:
+  :func:`chiral_jax.equivariance.flip_average` through :func:`chiral_jax.benchmarking.inference_calls`).
+  Inference samples/s = infer batch / call time.
 * XLA FLOPs per call (``cost_analysis()`` of each compiled program) and parameter counts, to read the
   time ratios against. XLA's cost analysis counts the body of a loop (``lax.scan``: the encoder's
   and decoder's time steps) once, not once per iteration, so the absolute FLOPs undercount the
@@ -43,10 +44,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +59,16 @@ from flax import nnx
 
 from chiral_jax import skeletons
 from chiral_jax.benchmarking import (
-    CHIRAL_VS_BASELINE_GROUPS,
-    CHIRAL_VS_BASELINE_RATIOS,
+    BenchmarkParser,
     TimedCall,
-    compare_calls,
-    machine_line,
+    chiral_vs_baseline,
+    chiral_vs_baseline_table,
+    eval_apply,
+    inference_calls,
     report,
+    run_rows,
+    table,
+    train_call,
 )
 from chiral_jax.tasks import forecasting
 from chiral_jax.tasks.configs import load_config_file
@@ -75,7 +79,6 @@ CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "fore
 POSE = skeletons.PENN_ACTION.spec(2)  # 13 joints x (x, y), x negated
 VISIBLE_P = 0.9  # fraction of visible target joints in the random batches
 KINDS = ("chiral", "baseline")
-GROUPS, RATIOS = CHIRAL_VS_BASELINE_GROUPS, CHIRAL_VS_BASELINE_RATIOS
 
 
 # ---------------------------------------------------------------------------------- rows
@@ -97,12 +100,8 @@ class Row:
 
 
 def make_rows(args: argparse.Namespace) -> list[Row]:
-    quick = args.quick
-    widths = args.hidden or ([16] if quick else [256, 1024])
-    layers = args.layers or (1 if quick else 2)
-    batch = args.batch or (32 if quick else 256)
-    infer_batch = args.infer_batch or batch
-    return [Row(args.cell, layers, w, batch, infer_batch) for w in widths]
+    infer_batch = args.infer_batch or args.batch
+    return [Row(args.cell, args.layers, w, args.batch, infer_batch) for w in args.hidden]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,22 +144,6 @@ def random_batch(rng: np.random.Generator, batch: int, observed: int, future: in
     }
 
 
-def inference_fn(model: nnx.Module, flip_average: bool) -> tuple[Callable[..., Any], Any]:
-    """``(jitted apply(state, x), state)`` of the eval-mode ``model``, as
-    :func:`chiral_jax.tasks.forecasting.forecast` builds it (the state passed in, not closed over)."""
-    model.eval()
-    graphdef, state = nnx.split(model)
-
-    def apply(state: Any, x: jax.Array) -> jax.Array:
-        net = nnx.merge(graphdef, state, copy=True)
-        y = net(x)
-        if flip_average:
-            y = 0.5 * (y + POSE.transform(net(POSE.transform(x))))
-        return y
-
-    return jax.jit(apply), state
-
-
 def make_variants(
     row: Row, setup: Setup, seed: int, workdir: str
 ) -> tuple[dict[str, TimedCall], dict[str, int], list[Trainer]]:
@@ -191,23 +174,11 @@ def make_variants(
             progress=False,
         )
         trainers.append(trainer)
-
-        def train(trainer: Trainer = trainer) -> Any:
-            metrics = trainer.step(train_batch)
-            return metrics, trainer.state
-
-        variants[f"train_{kind}"] = TimedCall(train, row.batch, trainer.compile_step(train_batch))
-    for name, kind, tta in (
-        ("infer_chiral", "chiral", False),
-        ("infer_baseline", "baseline", False),
-        ("infer_baseline_tta", "baseline", True),
-    ):
-        jitted, state = inference_fn(eval_models[kind], tta)
-
-        def infer(jitted: Callable[..., Any] = jitted, state: Any = state) -> Any:
-            return jitted(state, x_eval)
-
-        variants[name] = TimedCall(infer, row.infer_batch, jitted.lower(state, x_eval).compile())
+        variants[f"train_{kind}"] = train_call(trainer, train_batch, row.batch)
+    # As forecasting.forecast builds the eval-mode call (the state an argument here, not closed over);
+    # the baseline also flip-averaged with the Penn Action mirror.
+    applies = {kind: eval_apply(eval_models[kind]) for kind in KINDS}
+    variants.update(inference_calls(applies, x_eval, row.infer_batch, POSE, POSE))
     return variants, params, trainers
 
 
@@ -219,14 +190,9 @@ def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: st
     setup = load_setup(config_file, row)
     variants, params, trainers = make_variants(row, setup, seed, workdir)
     setup_s = time.perf_counter() - t0
-    try:
-        measured = compare_calls(
-            variants, repeats=repeats, groups=GROUPS, ratios=RATIOS, per_s_key="samples_per_s"
-        )
-    finally:
-        for trainer in trainers:
-            trainer.close()
-    flops = measured["flops"]
+    measured = chiral_vs_baseline(
+        variants, params, repeats=repeats, per_s_key="samples_per_s", close=trainers
+    )
     return {
         "row": row.name,
         "cell": row.cell,
@@ -238,11 +204,7 @@ def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: st
         "future": setup.future,
         "teacher_forcing": setup.teacher_forcing,
         "dropout": float(setup.model.dropout),
-        "params": params,
-        "param_ratio": params["chiral"] / params["baseline"],
         **measured,
-        "flop_ratio_train": flops["train_chiral"] / flops["train_baseline"],
-        "flop_ratio_infer": flops["infer_chiral"] / flops["infer_baseline"],
         "setup_s": setup_s,
         "wall_s": time.perf_counter() - t0,
     }
@@ -251,92 +213,88 @@ def measure_row(row: Row, config_file: str, repeats: int, seed: int, workdir: st
 # ---------------------------------------------------------------------------------- report
 
 
-def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
+def format_table(rows: Sequence[dict[str, Any]], repeats: int) -> list[str]:
     r0 = rows[0]
     lines = [
-        machine_line(info),
         f"float32, {r0['observed']} observed + {r0['future']} forecast frames, median of {repeats} "
         "interleaved repeats; speedups are medians of per-repeat ratios (samples/s chiral / baseline). "
         f"Training: Trainer.step (value_and_grad of forecast_loss + Adam, teacher forcing "
         f"{r0['teacher_forcing']}, dropout {r0['dropout']}), host batch. Inference: eval mode, "
-        "free-running, one jitted call on a device batch; TTA = flip averaging (two passes).",
+        "free-running, one jitted call on a device batch; TTA = flip averaging (two passes, one jit).",
         "",
-        "| row | params chiral / baseline | FLOP ratio train / infer | train samples/s chiral "
-        "| train samples/s baseline | train speedup | infer samples/s chiral | infer samples/s baseline "
-        "| infer samples/s baseline+TTA | infer speedup vs baseline+TTA |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        s, q, p = r["samples_per_s"], r["ratios"], r["params"]
-        lines.append(
-            f"| {r['row']} | {p['chiral']:,} / {p['baseline']:,} ({r['param_ratio']:.3f}) "
-            f"| {r['flop_ratio_train']:.3f} / {r['flop_ratio_infer']:.3f} "
-            f"| {s['train_chiral']:,.0f} | {s['train_baseline']:,.0f} | **{q['train_speedup']:.2f}x** "
-            f"| {s['infer_chiral']:,.0f} | {s['infer_baseline']:,.0f} | {s['infer_baseline_tta']:,.0f} "
-            f"| **{q['infer_speedup_vs_tta']:.2f}x** |"
-        )
+    lines += chiral_vs_baseline_table(
+        rows,
+        per_s_key="samples_per_s",
+        unit="samples",
+        extra={
+            "FLOP ratio train / infer": lambda r: f"{r['flop_ratio_train']:.3f} / {r['flop_ratio_infer']:.3f}"
+        },
+    )
     lines += [
         "",
         "XLA FLOPs per compiled program (loop bodies counted once, not per time step: compare ratios, "
         "not absolute values), the single-pass inference speedup, and the speedups by process CPU time:",
         "",
-        "| row | train MFLOP chiral / baseline | infer MFLOP chiral / baseline / TTA "
-        "| infer speedup vs baseline | CPU-time speedup train / infer vs TTA |",
-        "|---|---|---|---|---|",
     ]
-    for r in rows:
-        fl, q, c = r["flops"], r["ratios"], r["cpu_time_ratios"]
-        lines.append(
-            f"| {r['row']} | {fl['train_chiral'] / 1e6:.4g} / {fl['train_baseline'] / 1e6:.4g} "
-            f"| {fl['infer_chiral'] / 1e6:.4g} / {fl['infer_baseline'] / 1e6:.4g} / "
-            f"{fl['infer_baseline_tta'] / 1e6:.4g} | {q['infer_speedup']:.2f}x "
-            f"| {c['train_speedup']:.2f}x / {c['infer_speedup_vs_tta']:.2f}x |"
-        )
-    return "\n".join(lines)
+
+    def mflop(r: dict[str, Any], *names: str) -> str:
+        return " / ".join(f"{r['flops'][n] / 1e6:.4g}" for n in names)
+
+    lines += table(
+        (
+            "row",
+            "train MFLOP chiral / baseline",
+            "infer MFLOP chiral / baseline / TTA",
+            "infer speedup vs baseline",
+            "CPU-time speedup train / infer vs TTA",
+        ),
+        [
+            (
+                r["row"],
+                mflop(r, "train_chiral", "train_baseline"),
+                mflop(r, "infer_chiral", "infer_baseline", "infer_baseline_tta"),
+                f"{r['ratios']['infer_speedup']:.2f}x",
+                f"{r['cpu_time_ratios']['train_speedup']:.2f}x / "
+                f"{r['cpu_time_ratios']['infer_speedup_vs_tta']:.2f}x",
+            )
+            for r in rows
+        ],
+    )
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--hidden", type=int, nargs="+", default=None, help="widths, a row each (default 256 1024; 16 quick)"
-    )
-    parser.add_argument("--layers", type=int, default=None, help="stacked layers (default 2; 1 quick)")
+    parser = BenchmarkParser(__doc__, repeats=(10, 2))
+    parser.size("--hidden", full=[256, 1024], quick=[16], nargs="+", help="widths, a row each")
+    parser.size("--layers", full=2, quick=1, help="stacked layers")
     parser.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent cell")
-    parser.add_argument(
-        "--batch", type=int, default=None, help="training samples per step (default 256; 32 quick)"
-    )
+    parser.size("--batch", full=256, quick=32, help="training samples per step")
     parser.add_argument(
         "--infer_batch", type=int, default=None, help="inference samples per call (default: --batch)"
     )
     parser.add_argument(
-        "--repeats", type=int, default=None, help="timed calls per variant (default 10; 2 quick)"
-    )
-    parser.add_argument(
         "--config", type=str, default=str(CONFIG), help="forecasting config file (its model and data)"
     )
-    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.infer_batch is not None and args.infer_batch < 1:
+        parser.error("--infer_batch must be >= 1")
+    n_dev = len(jax.devices())
+    if args.batch % n_dev:
+        parser.error(f"--batch must be divisible by the {n_dev} devices the trainer splits it over")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Runs the benchmark, prints the tables and returns the rows (raw numbers)."""
     args = parse_args(argv)
-    repeats = args.repeats or (2 if args.quick else 10)
-    rows = make_rows(args)
-    if repeats < 1 or any(min(r.hidden, r.layers, r.batch, r.infer_batch) < 1 for r in rows):
-        raise SystemExit("--repeats, --hidden, --layers, --batch and --infer_batch must be >= 1")
-    n_dev = len(jax.devices())
-    if any(r.batch % n_dev for r in rows):
-        raise SystemExit(f"--batch must be divisible by the {n_dev} devices the trainer splits it over")
-    t0 = time.perf_counter()
-    out = []
     with tempfile.TemporaryDirectory(prefix="forecast_throughput_") as workdir:
-        for i, row in enumerate(rows):
-            out.append(measure_row(row, args.config, repeats, args.seed + i, workdir))
-            print(f"# {row.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    report(lambda info: format_table(out, info, repeats), args.json, repeats=repeats, rows=out)
+        out = run_rows(
+            make_rows(args),
+            lambda row, i: measure_row(row, args.config, args.repeats, args.seed + i, workdir),
+            lambda row: row.name,
+        )
+    report(format_table(out, args.repeats), args.json, repeats=args.repeats, rows=out)
     return out
 
 

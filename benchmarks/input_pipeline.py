@@ -28,17 +28,24 @@ Run::
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import numpy as np
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import report, time_interleaved
+from chiral_jax.benchmarking import (
+    BenchmarkParser,
+    cycle_epochs,
+    mark,
+    report,
+    run_rows,
+    table,
+    time_interleaved,
+)
 from chiral_jax.data import MirrorAugment, PoseWindows
 from chiral_jax.data.device_windows import DeviceWindows
 from chiral_jax.tasks import lifting
@@ -61,21 +68,6 @@ def make_windows(frames: int, sequences: int, receptive_field: int, seed: int) -
     return PoseWindows(np.split(x, cuts), np.split(y, cuts), receptive_field=receptive_field, flatten=True)
 
 
-def _cycle(make: Callable[[int], Iterator[Any]]) -> Callable[[], Any]:
-    """``next()`` of ``make(epoch)``, moving on to the next epoch when one ends."""
-    state = {"epoch": 0, "it": make(0)}
-
-    def call() -> Any:
-        try:
-            return next(state["it"])
-        except StopIteration:
-            state["epoch"] += 1
-            state["it"] = make(state["epoch"])
-            return next(state["it"])
-
-    return call
-
-
 def measure(
     filter_widths: tuple[int, ...], args: argparse.Namespace, workdir: str, step_batch: int
 ) -> dict[str, Any]:
@@ -91,13 +83,13 @@ def measure(
     trainers = []
     for a in (False, True):
         tag = "aug" if a else "noaug"
-        calls[f"host_{tag}"] = _cycle(
+        calls[f"host_{tag}"] = cycle_epochs(
             lambda e, a=a: windows.batches(
                 args.batch, seed=args.seed, epoch=e, drop_remainder=True, augment=aug if a else None
             )
         )
         gather = jax.jit(dev[a].gather)
-        next_ids = _cycle(lambda e, a=a: dev[a].index_batches(args.batch, seed=args.seed, epoch=e))
+        next_ids = cycle_epochs(lambda e, a=a: dev[a].index_batches(args.batch, seed=args.seed, epoch=e))
         calls[f"device_{tag}"] = lambda gather=gather, next_ids=next_ids, a=a: gather(
             dev[a].arrays, jax.device_put(next_ids())
         )
@@ -115,7 +107,7 @@ def measure(
             device_data=dev[a],
         )
         trainers.append(trainer)
-        next_step_ids = _cycle(lambda e, a=a: dev[a].index_batches(step_batch, seed=args.seed, epoch=e))
+        next_step_ids = cycle_epochs(lambda e, a=a: dev[a].index_batches(step_batch, seed=args.seed, epoch=e))
 
         def step(trainer: Trainer = trainer, next_step_ids: Callable[[], Any] = next_step_ids) -> Any:
             return trainer.step(next_step_ids(), 0.9), trainer.state
@@ -156,27 +148,42 @@ def measure(
     }
 
 
-def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], args: argparse.Namespace) -> str:
+def format_table(rows: Sequence[dict[str, Any]], args: argparse.Namespace) -> list[str]:
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} ({info['platform']}: "
-        f"{info['device_kind']}), load average {info['load_average']}",
         f"{args.frames:,} frames in {args.sequences} sequences, pipeline batches of {args.batch} windows; "
         f"step: chiral strided net W={args.channels}, float32, fed by the device path; median of "
         f"{args.repeats} interleaved repeats, ratios are medians of per-repeat ratios.",
         "",
-        "| frames | augment | host windows/s | device windows/s | step windows/s | device / step "
-        "| host / step | device / host |",
-        "|---|---|---|---|---|---|---|---|",
     ]
+    cells = []
     for r in rows:
         w, q = r["windows_per_s"], r["ratios"]
         for tag, label in (("noaug", "no"), ("aug", "mirror")):
-            lines.append(
-                f"| {r['frames']} | {label} | {w[f'host_{tag}']:,.0f} | {w[f'device_{tag}']:,.0f} "
-                f"| {w[f'step_{tag}']:,.0f} (batch {r['step_batch']}) "
-                f"| **{q[f'device_over_step_{tag}']:.1f}x** "
-                f"| {q[f'host_over_step_{tag}']:.1f}x | {q[f'device_over_host_{tag}']:.1f}x |"
+            cells.append(
+                (
+                    r["frames"],
+                    label,
+                    f"{w[f'host_{tag}']:,.0f}",
+                    f"{w[f'device_{tag}']:,.0f}",
+                    f"{w[f'step_{tag}']:,.0f} (batch {r['step_batch']})",
+                    f"**{q[f'device_over_step_{tag}']:.1f}x**",
+                    f"{q[f'host_over_step_{tag}']:.1f}x",
+                    f"{q[f'device_over_host_{tag}']:.1f}x",
+                )
             )
+    lines += table(
+        (
+            "frames",
+            "augment",
+            "host windows/s",
+            "device windows/s",
+            "step windows/s",
+            "device / step",
+            "host / step",
+            "device / host",
+        ),
+        cells,
+    )
     lines += ["", "Targets:"]
     for r in rows:
         q = r["ratios"]
@@ -184,53 +191,33 @@ def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], args: arg
         cost = q["augment_step_cost"]
         lines.append(
             f"- {r['frames']} frames: device path >= {DEVICE_TARGET:g}x the step: "
-            f"{'yes' if worst >= DEVICE_TARGET else 'NO'} ({worst:.1f}x); augmentation < "
-            f"{AUGMENT_TARGET:.0%} of a step: {'yes' if cost < AUGMENT_TARGET else 'NO'} ({cost:+.1%})"
+            f"{mark(worst >= DEVICE_TARGET)} ({worst:.1f}x); augmentation < "
+            f"{AUGMENT_TARGET:.0%} of a step: {mark(cost < AUGMENT_TARGET)} ({cost:+.1%})"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--frames", type=int, default=None, help="training frames (default 1,464,400)")
-    p.add_argument("--sequences", type=int, default=None, help="sequences they are cut into (default 600)")
-    p.add_argument("--batch", type=int, default=None, help="pipeline windows per batch (default 1024)")
-    p.add_argument("--channels", type=int, default=None, help="the step's hidden width (default 1024)")
-    p.add_argument("--step_batch", type=int, default=None, help="step windows, 27 frames (default 1024)")
-    p.add_argument("--step_batch_243", type=int, default=None, help="step windows, 243 frames (default 256)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per variant (default 5)")
+    p = BenchmarkParser(__doc__, repeats=(5, 2), quick_help="tiny sizes: a smoke test in seconds")
+    p.size("--frames", full=1_464_400, quick=20_000, help="training frames")
+    p.size("--sequences", full=600, quick=20, help="sequences they are cut into")
+    p.size("--batch", full=1024, quick=64, help="pipeline windows per batch")
+    p.size("--channels", full=1024, quick=16, help="the step's hidden width")
+    p.size("--step_batch", full=1024, quick=32, help="step windows, 27 frames")
+    p.size("--step_batch_243", full=256, quick=32, help="step windows, 243 frames")
     p.add_argument("--only_27", action="store_true", help="skip the 243-frame row (27 and 9 when quick)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test in seconds")
-    p.add_argument("--json", type=str, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    q = args.quick
-    defaults = dict(
-        frames=20_000 if q else 1_464_400,
-        sequences=20 if q else 600,
-        batch=64 if q else 1024,
-        channels=16 if q else 1024,
-        step_batch=32 if q else 1024,
-        step_batch_243=32 if q else 256,
-        repeats=2 if q else 5,
-    )
-    for k, v in defaults.items():
-        if getattr(args, k) is None:
-            setattr(args, k, v)
-    return args
+    return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     args = parse_args(argv)
-    t0 = time.perf_counter()
     short, long = ((3, 3), (3, 3, 3)) if args.quick else ((3, 3, 3), (3, 3, 3, 3, 3))
     configs = [(short, args.step_batch)] + ([] if args.only_27 else [(long, args.step_batch_243)])
-    rows = []
     with tempfile.TemporaryDirectory(prefix="input_pipeline_") as workdir:
-        for widths, sb in configs:
-            rows.append(measure(widths, args, workdir, sb))
-            print(f"# {rows[-1]['frames']} frames done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    report(lambda info: format_table(rows, info, args), args.json, args=vars(args), rows=rows)
+        rows = run_rows(
+            configs, lambda c, i: measure(c[0], args, workdir, c[1]), lambda c: f"{int(np.prod(c[0]))} frames"
+        )
+    report(format_table(rows, args), args.json, args=vars(args), rows=rows)
     return rows
 
 

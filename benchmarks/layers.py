@@ -35,8 +35,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
-import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,7 +43,15 @@ import jax.numpy as jnp
 
 from chiral_jax import functional, tying
 from chiral_jax.basis import EvenOdd, to_even_odd
-from chiral_jax.benchmarking import report, time_interleaved, xla_flops
+from chiral_jax.benchmarking import (
+    BenchmarkParser,
+    mark,
+    report,
+    run_rows,
+    table,
+    time_interleaved,
+    xla_flops,
+)
 from chiral_jax.skeletons import H36M
 from chiral_jax.spec import ChiralSpec
 
@@ -219,81 +225,80 @@ def measure_case(case: Case, batch: int, repeats: int, key: jax.Array) -> dict[s
 # ---------------------------------------------------------------------------------- report
 
 
-def _mark(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
-def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
+def format_table(rows: Sequence[dict[str, Any]], repeats: int) -> list[str]:
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} "
-        f"({info['platform']}: {info['device_kind']}), Python {info['python']}"
-        + (f", XLA_FLAGS={info['xla_flags']!r}" if info["xla_flags"] else ""),
         f"Forward+backward (value_and_grad of sum(y**2) w.r.t. params and x), float32, median of "
         f"{repeats} interleaved repeats. Ratios: chiral / fastest dense (time; median of per-repeat "
         "ratios), chiral / dense matmul (XLA FLOPs).",
         "",
-        "| layer | shape (in -> out) | params chiral/dense | dense GFLOP | FLOP ratio arrays / even-odd "
-        "| dense matmul (ms) | dense XLA conv (ms) | chiral arrays (ms) | chiral even/odd (ms) "
-        "| time ratio arrays | time ratio even/odd |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        ms = r["median_ms"]
-        fastest = r["fastest_dense"]
 
-        def cell(name: str, ms: dict[str, float] = ms, fastest: str = fastest) -> str:
-            if name not in ms:
-                return "n/a"
-            s = f"{ms[name]:.1f}"
-            return f"**{s}**" if name == fastest else s
+    def cell(r: dict[str, Any], name: str) -> str:
+        if name not in r["median_ms"]:
+            return "n/a"
+        s = f"{r['median_ms'][name]:.1f}"
+        return f"**{s}**" if name == r["fastest_dense"] else s
 
-        lines.append(
-            f"| {r['layer']} | {r['shape']} | {r['params_chiral']:,}/{r['params_dense']:,} "
-            f"= {r['param_ratio']:.3f} | {r['flops']['dense_matmul'] / 1e9:.3g} "
-            f"| {r['flop_ratio_arrays']:.3f} / {r['flop_ratio_even_odd']:.3f} "
-            f"| {cell('dense_matmul')} | {cell('dense_xla')} | {ms['chiral_arrays']:.1f} "
-            f"| {ms['chiral_even_odd']:.1f} | {r['time_ratio_arrays']:.2f} | {r['time_ratio_even_odd']:.2f} |"
-        )
+    lines += table(
+        (
+            "layer",
+            "shape (in -> out)",
+            "params chiral/dense",
+            "dense GFLOP",
+            "FLOP ratio arrays / even-odd",
+            "dense matmul (ms)",
+            "dense XLA conv (ms)",
+            "chiral arrays (ms)",
+            "chiral even/odd (ms)",
+            "time ratio arrays",
+            "time ratio even/odd",
+        ),
+        [
+            (
+                r["layer"],
+                r["shape"],
+                f"{r['params_chiral']:,}/{r['params_dense']:,} = {r['param_ratio']:.3f}",
+                f"{r['flops']['dense_matmul'] / 1e9:.3g}",
+                f"{r['flop_ratio_arrays']:.3f} / {r['flop_ratio_even_odd']:.3f}",
+                cell(r, "dense_matmul"),
+                cell(r, "dense_xla"),
+                cell(r, "chiral_arrays"),
+                cell(r, "chiral_even_odd"),
+                f"{r['time_ratio_arrays']:.2f}",
+                f"{r['time_ratio_even_odd']:.2f}",
+            )
+            for r in rows
+        ],
+    )
     lines += ["", "Fastest dense implementation in **bold**.", "", "Targets:"]
     for r in rows:
         flops_ok = (r["flop_ratio_arrays"] <= FLOP_TARGET, r["flop_ratio_even_odd"] <= FLOP_TARGET)
         time_ok = (r["time_ratio_arrays"] <= TIME_TARGET, r["time_ratio_even_odd"] <= TIME_TARGET)
         lines.append(
-            f"- {r['layer']}: FLOPs <= {FLOP_TARGET}: arrays {_mark(flops_ok[0])}, even/odd "
-            f"{_mark(flops_ok[1])}; time <= {TIME_TARGET}: arrays {_mark(time_ok[0])}, even/odd "
-            f"{_mark(time_ok[1])}"
+            f"- {r['layer']}: FLOPs <= {FLOP_TARGET}: arrays {mark(flops_ok[0])}, even/odd "
+            f"{mark(flops_ok[1])}; time <= {TIME_TARGET}: arrays {mark(time_ok[0])}, even/odd "
+            f"{mark(time_ok[1])}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--repeats", type=int, default=None, help="timed calls per variant (default 15; 3 quick)"
-    )
-    parser.add_argument("--batch", type=int, default=None, help="windows per batch (default 1024; 32 quick)")
-    parser.add_argument("--hidden", type=int, default=None, help="hidden channels (default 1024; 128 quick)")
-    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = BenchmarkParser(__doc__, repeats=(15, 3))
+    parser.size("--batch", full=1024, quick=32, help="windows per batch")
+    parser.size("--hidden", full=1024, quick=128, minimum=2, help="hidden channels")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Runs the benchmark, prints the table and returns the rows (raw numbers)."""
     args = parse_args(argv)
-    repeats = args.repeats or (3 if args.quick else 15)
-    batch = args.batch or (32 if args.quick else 1024)
-    hidden = args.hidden or (128 if args.quick else 1024)
-    if repeats < 1 or batch < 1 or hidden < 2:
-        raise SystemExit("--repeats and --batch must be >= 1, --hidden >= 2")
     key = jax.random.key(args.seed)
-    rows = []
-    t0 = time.perf_counter()
-    for i, case in enumerate(make_cases(hidden)):
-        rows.append(measure_case(case, batch, repeats, jax.random.fold_in(key, i)))
-        print(f"# {case.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    report(lambda info: format_table(rows, info, repeats), args.json, repeats=repeats, rows=rows)
+    rows = run_rows(
+        make_cases(args.hidden),
+        lambda case, i: measure_case(case, args.batch, args.repeats, jax.random.fold_in(key, i)),
+        lambda case: case.name,
+    )
+    report(format_table(rows, args.repeats), args.json, repeats=args.repeats, rows=rows)
     return rows
 
 

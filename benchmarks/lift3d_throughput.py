@@ -14,8 +14,10 @@ H36M skeleton: 17 joints, 34 input / 51 output channels; float32):
   as :func:`chiral_jax.tasks.lifting.predict` feeds it (16 chunks of 64 frames by default): the
   chiral net once, the baseline once, and the baseline with test-time flip averaging (TTA)
   ``0.5 * (y + T_out F(T_in x))``, each through :func:`chiral_jax.tasks.lifting.dilated_apply` as
-  :func:`chiral_jax.tasks.lifting.evaluate` runs it (TTA: two passes). The input is already on the
-  device. Inference frames/s = infer_batch * chunk / call time.
+  :func:`chiral_jax.tasks.lifting.evaluate` runs it (TTA: two passes,
+  :func:`chiral_jax.equivariance.flip_average` in one jit, through the harness's
+  :func:`chiral_jax.benchmarking.inference_calls`). The input is already on the device. Inference
+  frames/s = infer_batch * chunk / call time.
 * **memory**: XLA's buffer assignment of each compiled program
   (``jit(f).lower(...).compile().memory_analysis()``): arguments + outputs - aliased (donated)
   + temporaries. On CPU that is the program's device memory footprint as XLA plans it (an upper
@@ -46,10 +48,9 @@ import argparse
 import dataclasses
 import math
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -61,11 +62,17 @@ from chiral_jax import skeletons
 from chiral_jax.benchmarking import (
     CHIRAL_VS_BASELINE_GROUPS,
     CHIRAL_VS_BASELINE_RATIOS,
+    BenchmarkParser,
     TimedCall,
-    compare_calls,
-    machine_line,
-    memory_stats,
+    chiral_vs_baseline,
+    chiral_vs_baseline_table,
+    inference_calls,
+    mark,
+    mib,
     report,
+    run_rows,
+    table,
+    train_call,
 )
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.runner import num_params
@@ -101,11 +108,11 @@ class Row:
 
 def make_rows(args: argparse.Namespace) -> list[Row]:
     if args.quick:
-        return [Row(args.channels or 32, (3, 3))]
-    rows = [Row(args.channels or 1024, (3, 3, 3)), Row(256, (3, 3, 3))]
+        return [Row(args.channels, (3, 3))]
+    rows = [Row(args.channels, (3, 3, 3)), Row(256, (3, 3, 3))]
     if args.include_243:
         # 9x the strided 27-frame step's FLOPs per window: a smaller batch keeps the row to minutes.
-        rows.append(Row(args.channels or 1024, (3, 3, 3, 3, 3), batch=args.batch_243))
+        rows.append(Row(args.channels, (3, 3, 3, 3, 3), batch=args.batch_243))
     return rows
 
 
@@ -119,29 +126,6 @@ def make_model(kind: str, row: Row, seed: int, dtype: Any = None) -> nnx.Module:
 
 
 # ---------------------------------------------------------------------------------- variants
-
-
-class TrainVariant:
-    """A :class:`Trainer` of one model, as the lifting task sets it up (its MPJPE loss): ``run()`` is
-    one ``trainer.step(host_batch)``."""
-
-    def __init__(self, model: nnx.Module, batch: dict[str, np.ndarray], workdir: str):
-        self.trainer = Trainer(
-            model,
-            amsgrad_torch(1e-3),
-            lifting.mpjpe_loss(SKELETON.num_joints),
-            workdir=workdir,
-            bn_momentum=None,
-            progress=False,
-        )
-        self.batch = batch
-
-    def compiled(self) -> Any:
-        return self.trainer.compile_step(self.batch, MOMENTUM)
-
-    def run(self) -> Any:
-        metrics = self.trainer.step(self.batch, MOMENTUM)
-        return metrics, self.trainer.state
 
 
 def make_variants(
@@ -170,23 +154,20 @@ def make_variants(
                 # the arrays of the model it was given.
                 graphdef, state = nnx.split(model)
                 eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
-            tv = TrainVariant(model, train_batch, os.path.join(workdir, f"{row.channels}_{r}_{kind}{suffix}"))
-            trainers.append(tv.trainer)
-            variants[f"train_{kind}{suffix}"] = TimedCall(tv.run, batch, tv.compiled())
-    for name, kind, tta in (
-        ("infer_chiral", "chiral", False),
-        ("infer_baseline", "baseline", False),
-        ("infer_baseline_tta", "baseline", True),
-    ):
-        # As lifting.evaluate applies it (there the state is closed over; here it is an argument, so
-        # the memory analysis counts it).
-        apply, state = lifting.dilated_apply(eval_models[kind], SKELETON, flip_average=tta)
-        jitted = jax.jit(apply)
-
-        def run(jitted: Callable[..., Any] = jitted, state: Any = state) -> Any:
-            return jitted(state, x_eval)
-
-        variants[name] = TimedCall(run, infer_batch * chunk, jitted.lower(state, x_eval).compile())
+            trainer = Trainer(
+                model,
+                amsgrad_torch(1e-3),
+                lifting.mpjpe_loss(SKELETON.num_joints),
+                workdir=os.path.join(workdir, f"{row.channels}_{r}_{kind}{suffix}"),
+                bn_momentum=None,
+                progress=False,
+            )
+            trainers.append(trainer)
+            variants[f"train_{kind}{suffix}"] = train_call(trainer, train_batch, batch, MOMENTUM)
+    # As lifting.evaluate applies the dilated net (there the state is closed over; here it is an
+    # argument, so the memory analysis counts it); the baseline also flip-averaged.
+    applies = {kind: lifting.dilated_apply(eval_models[kind], SKELETON) for kind in ("chiral", "baseline")}
+    variants.update(inference_calls(applies, x_eval, infer_batch * chunk, SKELETON.spec(2), SKELETON.spec(3)))
     return variants, params, trainers
 
 
@@ -222,14 +203,16 @@ def measure_row(
     # rotating order, so that the calls a ratio compares are as close in time as possible.
     groups = BF16_GROUPS if bf16 else CHIRAL_VS_BASELINE_GROUPS
     ratios = {**CHIRAL_VS_BASELINE_RATIOS, **(BF16_RATIOS if bf16 else {})}
-    try:
-        measured = compare_calls(
-            variants, repeats=repeats, groups=groups, ratios=ratios, per_s_key="frames_per_s"
-        )
-    finally:
-        for trainer in trainers:
-            trainer.close()
-    flops = measured["flops"]
+    measured = chiral_vs_baseline(
+        variants,
+        params,
+        repeats=repeats,
+        per_s_key="frames_per_s",
+        groups=groups,
+        ratios=ratios,
+        close=trainers,
+        memory=True,
+    )
     return {
         "row": row.name,
         "channels": row.channels,
@@ -238,12 +221,7 @@ def measure_row(
         "batch": batch,
         "infer_batch": infer_batch,
         "chunk": chunk,
-        "params": params,
-        "param_ratio": params["chiral"] / params["baseline"],
         **measured,
-        "flop_ratio_train": flops["train_chiral"] / flops["train_baseline"],
-        "flop_ratio_infer": flops["infer_chiral"] / flops["infer_baseline"],
-        "memory": {n: memory_stats(v.compiled) for n, v in variants.items()},
         "setup_s": setup_s,
         "wall_s": time.perf_counter() - t0,
     }
@@ -252,36 +230,17 @@ def measure_row(
 # ---------------------------------------------------------------------------------- report
 
 
-def _mib(n: int | None) -> str:
-    return "n/a" if n is None else f"{n / 2**20:.0f}" if n >= 2**24 else f"{n / 2**20:.1f}"
-
-
-def _mark(ok: bool) -> str:
-    return "yes" if ok else "NO"
-
-
-def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
+def format_table(rows: Sequence[dict[str, Any]], repeats: int) -> list[str]:
     r0 = rows[0]
     lines = [
-        machine_line(info),
         f"float32, median of {repeats} interleaved repeats; speedups are medians of per-repeat ratios. "
         f"Training: Trainer.step (value_and_grad of MPJPE + AMSGrad, dropout {DROPOUT}, batch norm), "
         f"strided net, {r0['batch']} windows per step, frames/s = windows/s. Inference: dilated net, "
-        f"eval mode, {r0['infer_batch']} chunks x {r0['chunk']} frames per call.",
+        f"eval mode, {r0['infer_batch']} chunks x {r0['chunk']} frames per call; TTA = flip averaging "
+        "(both passes in one jit).",
         "",
-        "| model | params chiral / baseline | train fr/s chiral | train fr/s baseline | train speedup "
-        "| infer fr/s chiral | infer fr/s baseline | infer fr/s baseline+TTA | infer speedup vs baseline "
-        "| infer speedup vs TTA |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        f, q, p = r["frames_per_s"], r["ratios"], r["params"]
-        lines.append(
-            f"| {r['row']} | {p['chiral']:,} / {p['baseline']:,} = {r['param_ratio']:.3f} "
-            f"| {f['train_chiral']:,.0f} | {f['train_baseline']:,.0f} | **{q['train_speedup']:.2f}x** "
-            f"| {f['infer_chiral']:,.0f} | {f['infer_baseline']:,.0f} | {f['infer_baseline_tta']:,.0f} "
-            f"| {q['infer_speedup']:.2f}x | **{q['infer_speedup_vs_tta']:.2f}x** |"
-        )
+    lines += chiral_vs_baseline_table(rows, per_s_key="frames_per_s", unit="fr", first="model")
     lines += [
         "",
         "XLA FLOPs per call and compiled memory footprint (MiB; arguments + outputs - donated + "
@@ -289,25 +248,43 @@ def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: 
         "not the process RSS; the training step's includes params, AMSGrad state, the batch and the "
         "activations kept for the backward pass; the trainer donates its state, so it is counted once):",
         "",
-        "| model | train GFLOP chiral / baseline | FLOP ratio | infer GFLOP chiral / baseline / TTA "
-        "| FLOP ratio | train MiB chiral / baseline | train temp MiB chiral / baseline "
-        "| infer MiB chiral / baseline / TTA |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        fl, m = r["flops"], r["memory"]
 
-        def mem(name: str, field: str = "footprint", m: dict[str, Any] = m) -> str:
-            return _mib(m.get(name, {}).get(field))
+    def gflop(r: dict[str, Any], *names: str) -> str:
+        return " / ".join(f"{r['flops'][n] / 1e9:.3g}" for n in names)
 
-        lines.append(
-            f"| {r['row']} | {fl['train_chiral'] / 1e9:.3g} / {fl['train_baseline'] / 1e9:.3g} "
-            f"| {r['flop_ratio_train']:.3f} | {fl['infer_chiral'] / 1e9:.3g} / "
-            f"{fl['infer_baseline'] / 1e9:.3g} / {fl['infer_baseline_tta'] / 1e9:.3g} "
-            f"| {r['flop_ratio_infer']:.3f} | {mem('train_chiral')} / {mem('train_baseline')} "
-            f"| {mem('train_chiral', 'temp_size_in_bytes')} / {mem('train_baseline', 'temp_size_in_bytes')} "
-            f"| {mem('infer_chiral')} / {mem('infer_baseline')} / {mem('infer_baseline_tta')} |"
-        )
+    def mem(r: dict[str, Any], *names: str, field: str = "footprint") -> str:
+        return " / ".join(mib(r["memory"].get(n, {}).get(field)) for n in names)
+
+    train, infer = (
+        ("train_chiral", "train_baseline"),
+        ("infer_chiral", "infer_baseline", "infer_baseline_tta"),
+    )
+    lines += table(
+        (
+            "model",
+            "train GFLOP chiral / baseline",
+            "FLOP ratio",
+            "infer GFLOP chiral / baseline / TTA",
+            "FLOP ratio",
+            "train MiB chiral / baseline",
+            "train temp MiB chiral / baseline",
+            "infer MiB chiral / baseline / TTA",
+        ),
+        [
+            (
+                r["row"],
+                gflop(r, *train),
+                f"{r['flop_ratio_train']:.3f}",
+                gflop(r, *infer),
+                f"{r['flop_ratio_infer']:.3f}",
+                mem(r, *train),
+                mem(r, *train, field="temp_size_in_bytes"),
+                mem(r, *infer),
+            )
+            for r in rows
+        ],
+    )
     stats = [m for r in rows for m in r["memory"].values() if m]
     fields = sorted({k for m in stats for k in m} - {"footprint"})
     note = f"memory_analysis() fields in this jax: {', '.join(fields) or 'none'} (all in --json)."
@@ -323,88 +300,82 @@ def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: 
             "Training step in bfloat16 compute (float32 parameters and batch-norm statistics), same "
             "interleaved group as the float32 steps; step time chiral / baseline (the FLOP limit is ~0.5):",
             "",
-            "| model | train fr/s chiral bf16 | train fr/s baseline bf16 | step time chiral / baseline f32 "
-            "| same, bf16 | bf16 speedup chiral | bf16 speedup baseline |",
-            "|---|---|---|---|---|---|---|",
         ]
-        for r in rows:
-            f, q = r["frames_per_s"], r["ratios"]
-            lines.append(
-                f"| {r['row']} | {f['train_chiral_bf16']:,.0f} | {f['train_baseline_bf16']:,.0f} "
-                f"| {1 / q['train_speedup']:.3f} | {1 / q['train_speedup_bf16']:.3f} "
-                f"| {q['bf16_speedup_chiral']:.2f}x | {q['bf16_speedup_baseline']:.2f}x |"
-            )
+        lines += table(
+            (
+                "model",
+                "train fr/s chiral bf16",
+                "train fr/s baseline bf16",
+                "step time chiral / baseline f32",
+                "same, bf16",
+                "bf16 speedup chiral",
+                "bf16 speedup baseline",
+            ),
+            [
+                (
+                    r["row"],
+                    f"{r['frames_per_s']['train_chiral_bf16']:,.0f}",
+                    f"{r['frames_per_s']['train_baseline_bf16']:,.0f}",
+                    f"{1 / r['ratios']['train_speedup']:.3f}",
+                    f"{1 / r['ratios']['train_speedup_bf16']:.3f}",
+                    f"{r['ratios']['bf16_speedup_chiral']:.2f}x",
+                    f"{r['ratios']['bf16_speedup_baseline']:.2f}x",
+                )
+                for r in rows
+            ],
+        )
     lines += ["", "Targets:"]
     for r in rows:
         train, infer = r["ratios"]["train_speedup"], r["ratios"]["infer_speedup_vs_tta"]
         cpu = r["cpu_time_ratios"]
         lines.append(
-            f"- {r['row']}: training chiral >= {TRAIN_TARGET}x baseline: {_mark(train >= TRAIN_TARGET)} "
+            f"- {r['row']}: training chiral >= {TRAIN_TARGET}x baseline: {mark(train >= TRAIN_TARGET)} "
             f"({train:.2f}x; by process CPU time {cpu['train_speedup']:.2f}x); inference chiral >= "
-            f"{INFER_TARGET}x baseline+TTA: {_mark(infer >= INFER_TARGET)} ({infer:.2f}x; by CPU time "
+            f"{INFER_TARGET}x baseline+TTA: {mark(infer >= INFER_TARGET)} ({infer:.2f}x; by CPU time "
             f"{cpu['infer_speedup_vs_tta']:.2f}x)"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--repeats", type=int, default=None, help="timed calls per variant (default 10; 2 quick)"
-    )
-    parser.add_argument(
-        "--batch", type=int, default=None, help="training windows per step (default 1024; 64 quick)"
-    )
-    parser.add_argument(
-        "--infer_batch", type=int, default=None, help="inference chunks per call (default 16; 2 quick)"
-    )
-    parser.add_argument(
-        "--chunk", type=int, default=None, help="output frames per inference chunk (default 64; 8 quick)"
-    )
-    parser.add_argument(
-        "--channels", type=int, default=None, help="width of the headline row (default 1024; 32 quick)"
-    )
+    parser = BenchmarkParser(__doc__, repeats=(10, 2))
+    parser.size("--batch", full=1024, quick=64, help="training windows per step")
+    parser.size("--infer_batch", full=16, quick=2, help="inference chunks per call")
+    parser.size("--chunk", full=64, quick=8, help="output frames per inference chunk")
+    parser.size("--channels", full=1024, quick=32, help="width of the headline row")
     parser.add_argument(
         "--include_243", action="store_true", help="also the 243-frame net (W=1024, (3,3,3,3,3)); slow"
     )
-    parser.add_argument(
-        "--batch_243", type=int, default=256, help="training windows per step of the 243-frame row"
-    )
+    parser.size("--batch_243", full=256, help="training windows per step of the 243-frame row")
     parser.add_argument(
         "--bf16",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also time the training steps in bfloat16 compute (default: yes; no when --quick)",
     )
-    parser.add_argument("--json", type=str, default=None, help="write the raw numbers to this path")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test that runs in seconds")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.bf16 is None:
+        args.bf16 = not args.quick
+    n_dev = len(jax.devices())
+    if args.batch % n_dev or args.batch_243 % n_dev:
+        parser.error(
+            f"training batches must be divisible by the {n_dev} devices the trainer splits them over"
+        )
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Runs the benchmark, prints the tables and returns the rows (raw numbers)."""
     args = parse_args(argv)
-    quick = args.quick
-    repeats = args.repeats or (2 if quick else 10)
-    batch = args.batch or (64 if quick else 1024)
-    infer_batch = args.infer_batch or (2 if quick else 16)
-    chunk = args.chunk or (8 if quick else 64)
-    if min(repeats, batch, infer_batch, chunk, args.batch_243) < 1:
-        raise SystemExit("--repeats, --batch, --batch_243, --infer_batch and --chunk must be >= 1")
-    n_dev = len(jax.devices())
-    if batch % n_dev or args.batch_243 % n_dev:
-        raise SystemExit(
-            f"training batches must be divisible by the {n_dev} devices the trainer splits them over"
-        )
-    t0 = time.perf_counter()
-    out = []
     with tempfile.TemporaryDirectory(prefix="lift3d_throughput_") as workdir:
-        for i, row in enumerate(make_rows(args)):
-            bf16 = not quick if args.bf16 is None else args.bf16
-            out.append(measure_row(row, batch, infer_batch, chunk, repeats, args.seed + i, workdir, bf16))
-            print(f"# {row.name}: done ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    report(lambda info: format_table(out, info, repeats), args.json, repeats=repeats, rows=out)
+        out = run_rows(
+            make_rows(args),
+            lambda row, i: measure_row(
+                row, args.batch, args.infer_batch, args.chunk, args.repeats, args.seed + i, workdir, args.bf16
+            ),
+            lambda row: row.name,
+        )
+    report(format_table(out, args.repeats), args.json, repeats=args.repeats, rows=out)
     return out
 
 

@@ -1,12 +1,14 @@
 """Prediction speed of ``experiments/predict3d.py``: the chiral lifter once against the dense
 baseline with test-time flip averaging (the baseline's way to be mirror-consistent), side by side.
 
-What is timed, per row (hidden width W, filter widths, a whole sequence of ``--frames`` frames):
-:meth:`chiral_jax.predict.Lifter.apply_fn` as :meth:`~chiral_jax.predict.Lifter.predict` runs it,
-the dilated net in eval mode on the edge-padded sequence ``(1, T + R - 1, 34)`` already on the
-device, in one jitted call: the chiral net once, the baseline once, the baseline with flip
-averaging ``0.5 * (F(x) + T_out F(T_in x))`` (two passes). Frames/s = T / call time (median over
-``--repeats`` interleaved calls after a warm-up: :func:`chiral_jax.benchmarking.time_interleaved`).
+What is timed, per row (hidden width W, filter widths, a whole sequence of ``--frames`` frames): the
+dilated net of :meth:`chiral_jax.predict.Lifter.apply_fn` (:func:`chiral_jax.tasks.lifting.dilated_apply`,
+as :meth:`~chiral_jax.predict.Lifter.predict` runs it) in eval mode on the edge-padded sequence
+``(1, T + R - 1, 34)`` already on the device, in one jitted call: the chiral net once, the baseline
+once, the baseline with flip averaging ``0.5 * (F(x) + T_out F(T_in x))`` (two passes in one jit:
+:func:`chiral_jax.equivariance.flip_average` through :func:`chiral_jax.benchmarking.inference_calls`).
+Frames/s = T / call time (median over ``--repeats`` interleaved calls after a warm-up:
+:func:`chiral_jax.benchmarking.time_interleaved`).
 Reading the keypoint file, compiling and writing the npz are not included (the command prints its
 own total). Weights are random (speed does not depend on them) unless ``--checkpoint WORKDIR``
 names a training workdir, whose chiral and baseline runs are timed instead.
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import report, time_interleaved
+from chiral_jax.benchmarking import (
+    BenchmarkParser,
+    chiral_vs_baseline,
+    inference_calls,
+    report,
+    run_rows,
+    table,
+)
+from chiral_jax.models.trajectory import LifterWithTrajectory, with_root_spec
 from chiral_jax.predict import Lifter, load_lifter
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.runner import num_params
@@ -79,55 +88,72 @@ def measure(lifters: dict[str, Lifter], frames: int, repeats: int, seed: int) ->
     """Frames/s of the three calls on one random sequence of ``frames`` frames."""
     r = lifters["chiral"].receptive_field
     x = jnp.asarray(np.random.default_rng(seed).normal(0, 0.3, (1, frames + r - 1, 34)).astype(np.float32))
-    fns = {
-        "chiral": lifters["chiral"].apply_fn(),
-        "baseline": lifters["baseline"].apply_fn(),
-        "baseline_flip": lifters["baseline"].apply_fn(flip_average=True),
+    # The dilated net of Lifter.apply_fn; the flip average through the harness (one jit).
+    applies = {
+        k: lifting.dilated_apply(lifters[k].model, lifters[k].skeleton) for k in ("chiral", "baseline")
     }
-    timings = time_interleaved({k: (lambda f=f: f(x)) for k, f in fns.items()}, repeats=repeats)
-    fps = {k: frames / timings.median(k) for k in CALLS}
+    base = lifters["baseline"]
+    spec_out = base.skeleton.spec(3)
+    if isinstance(base.model, LifterWithTrajectory):
+        spec_out = with_root_spec(spec_out)
+    infer = inference_calls(applies, x, frames, base.skeleton.spec(2), spec_out)
+    calls = {"chiral": infer["infer_chiral"], "baseline": infer["infer_baseline"]}
+    calls["baseline_flip"] = infer["infer_baseline_tta"]
+    measured = chiral_vs_baseline(
+        calls,
+        {k: num_params(lifters[k].model) for k in ("chiral", "baseline")},
+        repeats=repeats,
+        per_s_key="frames_per_s",
+        groups=[CALLS],
+        ratios={
+            "chiral_vs_baseline_flip": ("chiral", "baseline_flip"),
+            "chiral_vs_baseline": ("chiral", "baseline"),
+        },
+    )
     return {
         "name": f"W={lifters['chiral'].metadata['variant']['channels']}, {r} frames",
         "frames": frames,
-        "params": {k: num_params(lifters[k].model) for k in ("chiral", "baseline")},
-        "frames_per_s": fps,
-        "times_s": {k: timings.times(k) for k in CALLS},
-        "chiral_vs_baseline_flip": timings.ratio("chiral", "baseline_flip"),
-        "chiral_vs_baseline": timings.ratio("chiral", "baseline"),
+        **measured,
+        **measured["ratios"],
     }
 
 
-def format_table(rows: Sequence[dict[str, Any]], info: dict[str, Any], repeats: int) -> str:
+def format_table(rows: Sequence[dict[str, Any]], repeats: int) -> list[str]:
     lines = [
-        "# Prediction speed (experiments/predict3d.py's model call, whole sequence, float32)",
+        "Prediction speed (experiments/predict3d.py's model call, whole sequence, float32).",
         "",
-        f"Machine: {info['cpu']}, {info['cpu_count']} cores, {info['platform']}, jax {info['jax']}, "
-        f"load average {info['load_average']}; median of {repeats} calls",
+        f"Median of {repeats} interleaved calls; flip averaging: both passes in one jit.",
         "",
-        "| model | frames | params chiral / dense | chiral once (frames/s) | dense once (frames/s) | "
-        "dense + flip averaging (frames/s) | chiral / (dense + flip) |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        f = r["frames_per_s"]
-        lines.append(
-            f"| {r['name']} | {r['frames']} | {r['params']['chiral']:,} / {r['params']['baseline']:,} | "
-            f"{f['chiral']:,.0f} | {f['baseline']:,.0f} | {f['baseline_flip']:,.0f} | "
-            f"{r['chiral_vs_baseline_flip']:.2f}x |"
-        )
-    return "\n".join(lines)
+    return lines + table(
+        (
+            "model",
+            "frames",
+            "params chiral / dense",
+            "chiral once (frames/s)",
+            "dense once (frames/s)",
+            "dense + flip averaging (frames/s)",
+            "chiral / (dense + flip)",
+        ),
+        [
+            (
+                r["name"],
+                r["frames"],
+                f"{r['params']['chiral']:,} / {r['params']['baseline']:,}",
+                *(f"{r['frames_per_s'][k]:,.0f}" for k in CALLS),
+                f"{r['chiral_vs_baseline_flip']:.2f}x",
+            )
+            for r in rows
+        ],
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
-    p.add_argument("--widths", type=int, nargs="+", default=None, help="hidden widths (default 1024 256)")
-    p.add_argument("--filter_widths", type=int, nargs="+", default=None, help="default 3 3 3")
-    p.add_argument("--frames", type=int, default=None, help="sequence length (default 2000)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per variant (default 10)")
+    p = BenchmarkParser(__doc__, repeats=(10, 2), quick_help="tiny sizes (a smoke test)")
+    p.size("--widths", full=[1024, 256], quick=[16], nargs="+", help="hidden widths")
+    p.size("--filter_widths", full=[3, 3, 3], quick=[3, 3], nargs="+")
+    p.size("--frames", full=2000, quick=64, help="sequence length")
     p.add_argument("--checkpoint", default=None, help="a lift3d WORKDIR: time its chiral and baseline runs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", default=None, help="also write the raw numbers here")
     return p.parse_args(argv)
 
 
@@ -143,21 +169,17 @@ def _trained(workdir: str) -> dict[str, Lifter]:
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Runs the benchmark, prints the table and returns the rows."""
     args = parse_args(argv)
-    widths = args.widths or ([16] if args.quick else [1024, 256])
-    filter_widths = tuple(args.filter_widths or ((3, 3) if args.quick else (3, 3, 3)))
-    frames = args.frames or (64 if args.quick else 2000)
-    repeats = args.repeats or (2 if args.quick else 10)
     if args.checkpoint:
         sets = [_trained(args.checkpoint)]
     else:
-        sets = [
-            {k: random_lifter(k, w, filter_widths, args.seed) for k in ("chiral", "baseline")} for w in widths
-        ]
-    rows = []
-    for lifters in sets:
-        rows.append(measure(lifters, frames, repeats, args.seed))
-        print(f"# {rows[-1]['name']}: done", file=sys.stderr, flush=True)
-    report(lambda info: format_table(rows, info, repeats), args.json, repeats=repeats, rows=rows)
+        fw = tuple(args.filter_widths)
+        sets = [{k: random_lifter(k, w, fw, args.seed) for k in ("chiral", "baseline")} for w in args.widths]
+    rows = run_rows(
+        sets,
+        lambda lifters, i: measure(lifters, args.frames, args.repeats, args.seed),
+        lambda lifters: f"W={lifters['chiral'].metadata['variant']['channels']}",
+    )
+    report(format_table(rows, args.repeats), args.json, repeats=args.repeats, rows=rows)
     return rows
 
 

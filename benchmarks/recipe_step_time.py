@@ -40,7 +40,7 @@ from typing import Any
 import jax
 import ml_collections
 
-from chiral_jax.benchmarking import report
+from chiral_jax.benchmarking import BenchmarkParser, cycle_epochs, report, table
 from chiral_jax.data import fixtures
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.configs import load_config_file
@@ -98,16 +98,7 @@ def time_variant(
             progress=False,
             device_data=s.device_data,  # device-resident windows: batches are indices and flips
         )
-        epoch, it = 0, iter(s.batches(0))
-
-        def next_batch() -> dict[str, Any]:
-            nonlocal epoch, it
-            try:
-                return next(it)
-            except StopIteration:
-                epoch, it = epoch + 1, iter(s.batches(epoch + 1))
-                return next(it)
-
+        next_batch = cycle_epochs(s.batches)
         jax.block_until_ready(trainer.step(next_batch()))  # compiles
         t0 = time.perf_counter()
         for _ in range(steps):  # the task's own batches: data loading and augmentation included
@@ -146,45 +137,53 @@ def measure(config: ml_collections.ConfigDict, steps: int) -> list[dict[str, Any
     return rows
 
 
-def format_table(rows: list[dict[str, Any]], config: ml_collections.ConfigDict, info: dict[str, Any]) -> str:
-    load = info.get("load_average")
+def format_table(rows: list[dict[str, Any]], config: ml_collections.ConfigDict) -> list[str]:
     seeds = config.num_seeds
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} cores, JAX {info['jax']}, {info['platform']}, load "
-        f"average {'/'.join(f'{x:.1f}' for x in load) if load else 'n/a'}",
         f"Config: {config.data.name}, batch {config.train.batch_size}, {config.train.epochs} epochs, "
         f"{seeds} seed(s), filter widths {tuple(config.model.filter_widths)}",
         "",
-        "| entry | variant | train windows | steps/epoch | s/step | epoch s | eval s | run min (est.) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['entry'] or '-'} | {r['variant']} | {r['train_windows']:,} | {r['steps_per_epoch']} | "
-            f"{r['step_seconds']:.3f} | {r['epoch_seconds']:.1f} | {r['eval_seconds']:.1f} | "
-            f"{r['run_seconds'] / 60:.1f} |"
-        )
+    lines += table(
+        ("entry", "variant", "train windows", "steps/epoch", "s/step", "epoch s", "eval s", "run min (est.)"),
+        [
+            (
+                r["entry"] or "-",
+                r["variant"],
+                f"{r['train_windows']:,}",
+                r["steps_per_epoch"],
+                f"{r['step_seconds']:.3f}",
+                f"{r['epoch_seconds']:.1f}",
+                f"{r['eval_seconds']:.1f}",
+                f"{r['run_seconds'] / 60:.1f}",
+            )
+            for r in rows
+        ],
+        align="llrrrrrr",
+    )
     total = sum(r["run_seconds"] for r in rows) * seeds
     lines += [
         "",
         f"Estimated total: {total / 60:.1f} min ({seeds} seed(s); no compilation, checkpoints or "
         "data reading counted).",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = BenchmarkParser(__doc__, seed=None, quick_help="tiny sizes: a smoke test")
     parser.add_argument("--config", default="experiments/configs/lift3d_humaneva_cpu.py", help="config file")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per variant")
-    parser.add_argument("--scale", type=float, default=1.0, help="fixture size relative to the real one")
+    parser.size("--steps", full=20, quick=2, help="timed steps per variant")
+    parser.size(
+        "--scale",
+        full=1.0,
+        quick=0.02,
+        type=float,
+        minimum=None,
+        help="fixture size relative to the real one",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="override train.epochs")
-    parser.add_argument("--json", default=None, help="write the raw numbers to this path")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.steps, args.scale = 2, 0.02
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -205,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
         config.data.manual_dir = str(Path(tmp) / "manual")
         config.data.data_dir = str(Path(tmp) / "tfds")
         rows = measure(config, args.steps)
-    report(lambda info: format_table(rows, config, info), args.json, args=vars(args), rows=rows)
+    report(format_table(rows, config), args.json, args=vars(args), rows=rows)
     return rows
 
 

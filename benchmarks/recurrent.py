@@ -25,7 +25,6 @@ Run::
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 import time
@@ -37,7 +36,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from chiral_jax import nn
-from chiral_jax.benchmarking import report, time_interleaved
+from chiral_jax.benchmarking import BenchmarkParser, report, table, time_interleaved
 from chiral_jax.models import pose_velocity_spec
 from chiral_jax.skeletons import PENN_ACTION
 from chiral_jax.spec import ChiralSpec
@@ -90,44 +89,40 @@ def measure(batch: int, steps: int, hidden: int, repeats: int) -> dict[str, Any]
     }
 
 
-def format_table(result: dict[str, Any], info: dict[str, Any]) -> str:
+def format_table(result: dict[str, Any]) -> list[str]:
     r = result
+    labels = {"flax": "flax nnx.RNN(LSTMCell)", "dense_ours": "dense (our code)", "chiral": "chiral"}
     lines = [
-        f"Machine: {info['cpu']}, {info['cpu_count']} CPUs, jax {info['jax']} ({info['platform']}: "
-        f"{info['device_kind']}), Python {info['python']}",
         f"LSTM forward+backward over {r['steps']} steps, batch {r['batch']}, 52 -> {r['hidden']} units, "
         f"float32; median of {r['repeats']} interleaved repeats (ratios: median of per-repeat ratios).",
         "",
-        "| variant | params | median (ms) | time / flax | time / dense (our code) |",
-        "|---|---|---|---|---|",
     ]
-    labels = {"flax": "flax nnx.RNN(LSTMCell)", "dense_ours": "dense (our code)", "chiral": "chiral"}
-    for n in VARIANTS:
-        lines.append(
-            f"| {labels[n]} | {r['params'][n]:,} | {r['median_ms'][n]:.1f} | {r['ratio_vs_flax'][n]:.2f} "
-            f"| {r['ratio_vs_dense_ours'][n]:.2f} |"
-        )
-    return "\n".join(lines)
+    return lines + table(
+        ("variant", "params", "median (ms)", "time / flax", "time / dense (our code)"),
+        [
+            (
+                labels[n],
+                f"{r['params'][n]:,}",
+                f"{r['median_ms'][n]:.1f}",
+                f"{r['ratio_vs_flax'][n]:.2f}",
+                f"{r['ratio_vs_dense_ours'][n]:.2f}",
+            )
+            for n in VARIANTS
+        ],
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Runs the benchmark, prints the table, returns the raw numbers."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=None, help="default 256 (8 quick)")
-    parser.add_argument("--steps", type=int, default=None, help="default 32 (6 quick)")
-    parser.add_argument("--hidden", type=int, default=None, help="default 1024 (32 quick)")
-    parser.add_argument("--repeats", type=int, default=None, help="default 7 (2 quick)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    parser.add_argument("--json", type=str, default=None, help="write the raw numbers here")
+    parser = BenchmarkParser(__doc__, repeats=(7, 2), seed=None, quick_help="tiny sizes: a smoke test")
+    parser.size("--batch", full=256, quick=8)
+    parser.size("--steps", full=32, quick=6)
+    parser.size("--hidden", full=1024, quick=32)
     args = parser.parse_args(argv)
-    batch = args.batch or (8 if args.quick else 256)
-    steps = args.steps or (6 if args.quick else 32)
-    hidden = args.hidden or (32 if args.quick else 1024)
-    repeats = args.repeats or (2 if args.quick else 7)
     t0 = time.perf_counter()
-    result = measure(batch, steps, hidden, repeats)
+    result = measure(args.batch, args.steps, args.hidden, args.repeats)
     print(f"# done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    report(lambda info: format_table(result, info), args.json, **result)
+    report(format_table(result), args.json, **result)
     return result
 
 

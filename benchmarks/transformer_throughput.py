@@ -3,20 +3,19 @@ memory per training step.
 
     python benchmarks/transformer_throughput.py [--width 512 --layers 6 --heads 8 --frames 9]
         [--batch 64] [--tokens joint] [--repeats 5] [--json out.json]
+    python benchmarks/transformer_throughput.py --quick     # tiny sizes, a smoke test
 
 Training: the real :meth:`chiral_jax.train.Trainer.step` (Adam, dropout 0.1, token-subset
 augmentation's keep mask); inference: one jitted eval-mode forward pass of the batch. Timings are
-interleaved (:func:`chiral_jax.benchmarking.time_interleaved`) and reported as medians; the memory is
-``memory_analysis()`` of the compiled training step (arguments + outputs - donated + temporaries).
+interleaved and reported as medians (:func:`chiral_jax.benchmarking.chiral_vs_baseline`; "baseline"
+in the JSON is the plain lifter); the memory is ``memory_analysis()`` of the compiled training step
+(arguments + outputs - donated + temporaries).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 import os
-import sys
 import tempfile
 from collections.abc import Sequence
 from typing import Any
@@ -28,21 +27,27 @@ import optax
 from flax import nnx
 
 from chiral_jax import skeletons
-from chiral_jax.benchmarking import machine_info, time_interleaved
+from chiral_jax.benchmarking import (
+    BenchmarkParser,
+    chiral_vs_baseline,
+    eval_apply,
+    inference_calls,
+    mib,
+    report,
+    table,
+    train_call,
+)
 from chiral_jax.models import ChiralTransformerLifter, TransformerLifter
 from chiral_jax.tasks.runner import num_params
 from chiral_jax.tasks.transformer_lifting import draw_keep
 from chiral_jax.train import Trainer
 
-
-def _memory_stats(compiled: Any) -> dict[str, int]:
-    """``memory_stats`` of the lifting throughput benchmark (one definition, loaded from its script)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lift3d_throughput.py")
-    spec = importlib.util.spec_from_file_location("chiral_benchmarks_lift3d_throughput_mem", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module.memory_stats(compiled)
+KINDS = {"chiral": "chiral", "baseline": "plain"}  # kind -> the table's name
+GROUPS = (("train_chiral", "train_baseline"), ("infer_chiral", "infer_baseline"))
+RATIOS = {
+    "train_speedup": ("train_chiral", "train_baseline"),
+    "infer_speedup": ("infer_chiral", "infer_baseline"),
+}
 
 
 def make_models(args: argparse.Namespace, skeleton: skeletons.Skeleton) -> dict[str, nnx.Module]:
@@ -58,7 +63,7 @@ def make_models(args: argparse.Namespace, skeleton: skeletons.Skeleton) -> dict[
     j = skeleton.num_joints
     return {
         "chiral": ChiralTransformerLifter(skeleton.spec(2), skeleton.spec(3), rngs=nnx.Rngs(0), **kw),
-        "plain": TransformerLifter(j * 2, j * 3, rngs=nnx.Rngs(0), **kw),
+        "baseline": TransformerLifter(j * 2, j * 3, rngs=nnx.Rngs(0), **kw),
     }
 
 
@@ -69,7 +74,7 @@ def _loss(model: nnx.Module, batch: dict[str, jax.Array]) -> tuple[jax.Array, di
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     sk = skeletons.H36M
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     models = make_models(args, sk)
     n_src = models["chiral"].num_source
     batch = {
@@ -77,105 +82,80 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "targets": rng.standard_normal((args.batch, sk.num_joints * 3)).astype(np.float32),
         "keep": draw_keep(rng, args.batch, n_src, 0.2),
     }
-    x = jnp.asarray(batch["inputs"])
-    calls, rows = {}, {}
+    calls, params, applies, trainers = {}, {}, {}, []
     with tempfile.TemporaryDirectory() as tmp:
-        trainers = {}
-        for name, model in models.items():
-            params = num_params(model)
+        for kind, model in models.items():
+            params[kind] = num_params(model)
             tr = Trainer(
                 model,
                 optax.adam(1e-4),
                 _loss,
-                workdir=os.path.join(tmp, name),
+                workdir=os.path.join(tmp, kind),
                 bn_momentum=None,
                 progress=False,
             )
-            trainers[name] = tr
-            mem = _memory_stats(tr.compile_step(batch))
-            infer_model = tr.model
-            infer_model.eval()
-            graphdef, state = nnx.split(infer_model)
-            state = jax.tree.map(jnp.copy, state)  # the training step donates the trainer's buffers
-            forward = jax.jit(lambda s, x, g=graphdef: nnx.merge(g, s, copy=True)(x))
-            calls[f"{name}_train"] = lambda tr=tr: tr.step(batch)["loss"]
-            calls[f"{name}_infer"] = lambda f=forward, s=state: f(s, x)
-            rows[name] = {"params": params, "memory": mem}
-        t = time_interleaved(
+            trainers.append(tr)
+            calls[f"train_{kind}"] = train_call(tr, batch, args.batch)
+            apply, state = eval_apply(tr.model)
+            applies[kind] = apply, jax.tree.map(jnp.copy, state)  # the training step donates its buffers
+        calls.update(inference_calls(applies, jnp.asarray(batch["inputs"]), args.batch, None, None, flip=()))
+        measured = chiral_vs_baseline(
             calls,
+            params,
             repeats=args.repeats,
-            groups=[["chiral_train", "plain_train"], ["chiral_infer", "plain_infer"]],
+            per_s_key="windows_per_s",
+            groups=GROUPS,
+            ratios=RATIOS,
+            close=trainers,
+            memory=True,
         )
-        for tr in trainers.values():
-            tr.close()
-    for name in models:
-        rows[name]["train_windows_per_s"] = args.batch / t.median(f"{name}_train")
-        rows[name]["infer_windows_per_s"] = args.batch / t.median(f"{name}_infer")
-    return {
-        "config": vars(args),
-        "machine": machine_info(),
-        "rows": rows,
-        "train_speedup": t.ratio("chiral_train", "plain_train"),
-        "infer_speedup": t.ratio("chiral_infer", "plain_infer"),
-    }
+    return {"config": vars(args), **measured}
 
 
-def _mib(n: int | None) -> str:
-    return "-" if n is None else f"{n / 2**20:.1f}"
-
-
-def format_table(out: dict[str, Any]) -> str:
-    a = out["config"]
-    r = out["rows"]
-    head = (
-        f"Transformer lifters, {a['layers']} layers, width {a['width']}, {a['heads']} heads, "
-        f"{a['frames']} frames ({a['tokens']} tokens), batch {a['batch']}, median of {a['repeats']}"
-    )
+def format_table(out: dict[str, Any]) -> list[str]:
+    a, w = out["config"], out["windows_per_s"]
     lines = [
-        head,
+        f"Transformer lifters, {a['layers']} layers, width {a['width']}, {a['heads']} heads, "
+        f"{a['frames']} frames ({a['tokens']} tokens), batch {a['batch']}, median of {a['repeats']}",
         "",
-        "| model | params | train windows/s | infer windows/s | XLA planned memory per train step (MiB) |",
-        "|---|---|---|---|---|",
     ]
-    for name in ("chiral", "plain"):
-        m = r[name]
-        lines.append(
-            f"| {name} | {m['params']:,} | {m['train_windows_per_s']:.1f} | {m['infer_windows_per_s']:.1f} | "
-            f"{_mib(m['memory'].get('footprint'))} |"
-        )
-    lines.append("")
-    lines.append(
-        f"chiral / plain: params x{r['chiral']['params'] / r['plain']['params']:.3f}, training "
-        f"x{out['train_speedup']:.2f} faster, inference x{out['infer_speedup']:.2f} faster"
+    lines += table(
+        ("model", "params", "train windows/s", "infer windows/s", "XLA planned memory per train step (MiB)"),
+        [
+            (
+                name,
+                f"{out['params'][kind]:,}",
+                f"{w[f'train_{kind}']:.1f}",
+                f"{w[f'infer_{kind}']:.1f}",
+                mib(out["memory"][f"train_{kind}"].get("footprint")),
+            )
+            for kind, name in KINDS.items()
+        ],
     )
-    info = out["machine"]
-    lines.append(
-        f"Machine: {info['cpu']}, {info['cpu_count']} cores, jax {info['jax']}, load {info['load_average']}"
-    )
-    return "\n".join(lines)
+    lines += [
+        "",
+        f"chiral / plain: params x{out['param_ratio']:.3f}, training x{out['ratios']['train_speedup']:.2f} "
+        f"faster, inference x{out['ratios']['infer_speedup']:.2f} faster",
+    ]
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--width", type=int, default=512)
-    p.add_argument("--layers", type=int, default=6)
-    p.add_argument("--heads", type=int, default=8)
-    p.add_argument("--ffn_layers", type=int, default=3)
-    p.add_argument("--frames", type=int, default=9)
+    p = BenchmarkParser(__doc__, repeats=(5, 2))
+    p.size("--width", full=512, quick=32)
+    p.size("--layers", full=6, quick=1)
+    p.size("--heads", full=8, quick=2)
+    p.size("--ffn_layers", full=3, quick=2)
+    p.size("--frames", full=9, quick=3)
     p.add_argument("--tokens", default="joint", choices=("joint", "frame"))
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--json", default="")
+    p.size("--batch", full=64, quick=8)
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     out = measure(args)
-    print(format_table(out))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1, default=str)
+    report(format_table(out), args.json, **out)
     return out
 
 

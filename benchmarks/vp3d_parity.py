@@ -65,7 +65,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.append(str(Path(__file__).resolve().parent))
 from torch_ports import videopose3d as tp
 
-from chiral_jax.benchmarking import machine_line, report, time_interleaved
+from chiral_jax.benchmarking import BenchmarkParser, mark, report, table, time_interleaved
 from chiral_jax.data import MirrorAugment, PoseWindows
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
@@ -367,8 +367,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     return out
 
 
-def format_report(results: dict[str, Any], args: argparse.Namespace, info: dict[str, Any]) -> str:
-    lines = [machine_line(info), ""]
+def format_report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    lines = []
     fw = args.filter_widths
     lines.append(
         f"Width {args.channels}, filter widths {fw} ({math.prod(fw)} frames), batch {args.batch_size}, "
@@ -387,27 +387,39 @@ def format_report(results: dict[str, Any], args: argparse.Namespace, info: dict[
         ]
         lines.append("Training MPJPE (mm, train mode, mean ± std over seeds) by epoch:")
         lines.append("")
-        lines.append("| net | impl | " + " | ".join(str(i + 1) for i in shown) + " | test MPJPE (mm) |")
-        lines.append("|---|---|" + "---:|" * (len(shown) + 1))
+        curves = []
         for net in NETS:
-            s = per_net["summary"][net]
             for impl in IMPLS:
-                r = s[impl]
-                cells = [f"{r['train_curve_mean'][i]:.1f} ± {r['train_curve_std'][i]:.1f}" for i in shown]
+                r = per_net["summary"][net][impl]
                 m, sd = r["test_mpjpe_mm"]
-                lines.append(f"| {net} | {impl} | " + " | ".join(cells) + f" | {m:.1f} ± {sd:.1f} |")
-        lines += [
-            "",
-            "| net | test Δ (torch - project, mm) | 2 SE (mm) | test agrees | curve epochs agreeing |",
-        ]
-        lines.append("|---|---:|---:|---|---:|")
+                curves.append(
+                    (
+                        net,
+                        impl,
+                        *(f"{r['train_curve_mean'][i]:.1f} ± {r['train_curve_std'][i]:.1f}" for i in shown),
+                        f"{m:.1f} ± {sd:.1f}",
+                    )
+                )
+        columns = ("net", "impl", *(str(i + 1) for i in shown), "test MPJPE (mm)")
+        lines += table(columns, curves, align="ll" + "r" * (len(shown) + 1))
+        lines.append("")
+        verdicts = []
         for net in NETS:
             v = per_net["summary"][net]["verdict"]
-            agree = sum(v["curve_epochs_agree"])
-            lines.append(
-                f"| {net} | {v['test_difference_mm']:+.1f} | {v['test_two_se_mm']:.1f} | "
-                f"{'yes' if v['test_agree'] else 'NO'} | {agree}/{len(v['curve_epochs_agree'])} |"
+            verdicts.append(
+                (
+                    net,
+                    f"{v['test_difference_mm']:+.1f}",
+                    f"{v['test_two_se_mm']:.1f}",
+                    mark(v["test_agree"]),
+                    f"{sum(v['curve_epochs_agree'])}/{len(v['curve_epochs_agree'])}",
+                )
             )
+        lines += table(
+            ("net", "test Δ (torch - project, mm)", "2 SE (mm)", "test agrees", "curve epochs agreeing"),
+            verdicts,
+            align="lrrlr",
+        )
     t = results["step_time"]
     lines += [
         "",
@@ -415,27 +427,51 @@ def format_report(results: dict[str, Any], args: argparse.Namespace, info: dict[
         f"PyTorch with {t['torch_threads']} threads):",
         "",
     ]
-    lines += ["| net | project (JAX) | PyTorch | PyTorch time / project time |", "|---|---:|---:|---:|"]
-    for net in NETS:
-        p, q = t["median_ms"][f"project_{net}"], t["median_ms"][f"torch_{net}"]
-        lines.append(f"| {net} | {p:.2f} | {q:.2f} | {t['torch_over_project'][net]:.2f} |")
+    lines += table(
+        ("net", "project (JAX)", "PyTorch", "PyTorch time / project time"),
+        [
+            (
+                net,
+                f"{t['median_ms'][f'project_{net}']:.2f}",
+                f"{t['median_ms'][f'torch_{net}']:.2f}",
+                f"{t['torch_over_project'][net]:.2f}",
+            )
+            for net in NETS
+        ],
+        align="lrrr",
+    )
     lines.append(f"\nWall time of the benchmark: {results['wall_seconds']:.0f} s.")
-    return "\n".join(lines)
+    return lines
 
 
 # ---------------------------------------------------------------------------------- main
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", default="synthetic,cmu_mocap", help="comma-separated: synthetic, cmu_mocap")
+    p = BenchmarkParser(
+        __doc__,
+        repeats=(10, 2),
+        repeats_flags=("--timing-repeats", "--repeats"),
+        seed=None,
+        quick_help="tiny sizes: a smoke test",
+    )
+    p.size(
+        "--datasets",
+        full="synthetic,cmu_mocap",
+        quick="synthetic",
+        type=str,
+        minimum=None,
+        help="comma-separated: synthetic, cmu_mocap",
+    )
     p.add_argument("--cmu-dir", default="/work/shared/data/cmu_mocap", help="CMU subject folders (02/, 03/)")
     p.add_argument("--data-dir", default="", help="TFDS data dir ('': TFDS's default)")
-    p.add_argument("--channels", type=int, default=128)
-    p.add_argument("--filter-widths", default="3,3,3", help="e.g. 3,3,3 (27 frames)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--seeds", type=int, default=3)
+    p.size("--channels", full=128, quick=16)
+    p.size(
+        "--filter-widths", full="3,3,3", quick="3,3", type=str, minimum=None, help="e.g. 3,3,3 (27 frames)"
+    )
+    p.size("--batch-size", full=256, quick=32)
+    p.size("--epochs", full=4, quick=2)
+    p.size("--seeds", full=3, quick=2)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-decay", type=float, default=0.95, help="per epoch (staircase), as VideoPose3D")
     p.add_argument("--dropout", type=float, default=0.25)
@@ -443,7 +479,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-augment", dest="augment", action="store_false", help="no mirror augmentation (baseline)"
     )
     p.add_argument("--nets", default="baseline,chiral", help="comma-separated: baseline, chiral")
-    p.add_argument("--max-steps", type=int, default=40, help="cut each epoch to its first N batches (0: all)")
+    p.size("--max-steps", full=40, quick=4, minimum=0, help="cut each epoch to its first N batches (0: all)")
     p.add_argument("--project-init", default="default", help="init= of the project's nets (default: theirs)")
     p.add_argument("--torch-init", choices=("torch", "project"), default="torch")
     p.add_argument("--torch-bn-schedule", choices=("epoch", "step"), default="epoch")
@@ -451,9 +487,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)"
     )
-    p.add_argument("--timing-repeats", type=int, default=10)
-    p.add_argument("--json", default=None, help="write the raw numbers to this path")
-    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     args = p.parse_args(argv)
     args.filter_widths = tuple(int(w) for w in args.filter_widths.split(","))
     args.datasets = tuple(d.strip() for d in args.datasets.split(",") if d.strip())
@@ -463,10 +496,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             raise ValueError(f"--datasets: expected synthetic and/or cmu_mocap, got {d!r}")
     if set(args.nets) != set(NETS):
         raise ValueError(f"--nets: this benchmark compares both nets, got {args.nets}")
-    if args.quick:
-        args.datasets, args.channels, args.filter_widths = ("synthetic",), 16, (3, 3)
-        args.batch_size, args.epochs, args.seeds, args.max_steps = 32, 2, 2, 4
-        args.timing_repeats = 2
     return args
 
 
@@ -503,7 +532,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results["step_time"] = time_steps(*first, args)
     results["wall_seconds"] = time.perf_counter() - t0
     args_out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}
-    report(lambda info: format_report(results, args, info), args.json, args=args_out, results=results)
+    report(format_report(results, args), args.json, args=args_out, results=results)
     return results
 
 
