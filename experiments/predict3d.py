@@ -4,7 +4,9 @@
         [--format auto|coco17|openpose|h36m] [--image_size W,H] --out poses.npz \\
         [--render out.gif|out.mp4|out.png] [--frame T] [--variant NAME] [--min_score 0.3]
 
-``--checkpoint``: a run folder of ``experiments/lift3d.py`` (or its WORKDIR with ``--variant``).
+``--checkpoint``: a run folder of ``experiments/lift3d.py`` (or its WORKDIR with ``--variant``), or
+``pretrained``: the small chiral lifter shipped in the package (COCO-17 detections, trained on CMU
+motion capture and the synthetic set; with a trajectory head).
 ``--keypoints``: mmpose inferencer JSON, COCO results JSON, an npz with ``keypoints`` and
 ``image_size``, a folder of OpenPose JSON files (BODY_25 / COCO-18), or VideoPose3D's 2D npz.
 Writes ``--out`` (npz): ``poses_3d`` (T, 17, 3) root-relative metres in the camera frame,
@@ -35,7 +37,11 @@ from absl import flags
 from chiral_jax.predict.keypoints import FORMATS, OUTSIDE_MARGIN
 from chiral_jax.tasks.cli import UsageError, flags_help, parse_flags, report_user_errors
 
-_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Run folder WORKDIR/<variant>/seed<k> (or WORKDIR).")
+_CHECKPOINT = flags.DEFINE_string(
+    "checkpoint",
+    None,
+    "Run folder WORKDIR/<variant>/seed<k> (or WORKDIR), or 'pretrained' (the packaged lifter).",
+)
 _VARIANT = flags.DEFINE_string(
     "variant", None, "Variant folder under --checkpoint (e.g. chiral_plain_relu_w128)."
 )

@@ -23,7 +23,24 @@ import numpy as np
 
 from chiral_jax import skeletons
 
-__all__ = ["Lifter", "ModelMismatchError", "describe_arrays", "find_run", "load_lifter"]
+__all__ = [
+    "PRETRAINED",
+    "Lifter",
+    "ModelMismatchError",
+    "describe_arrays",
+    "find_run",
+    "load_lifter",
+    "pretrained_dir",
+]
+
+PRETRAINED = "pretrained"
+"""The ``--checkpoint`` name of the lifter shipped in the package (:func:`pretrained_dir`)."""
+
+
+def pretrained_dir() -> Path:
+    """The packaged lifter's folder (``model.json`` + a model-only checkpoint): a small chiral net
+    for COCO-17 detections, trained on free data by ``experiments/configs/lift3d_pretrained.py``."""
+    return Path(__file__).resolve().parent / "pretrained"
 
 
 class ModelMismatchError(ValueError):
@@ -35,7 +52,19 @@ def find_run(checkpoint: str | os.PathLike, variant: str | None = None) -> Path:
 
     Accepts ``WORKDIR/<variant>/seed<k>`` (or its ``checkpoints`` folder), ``WORKDIR/<variant>``
     (its lowest seed), or ``WORKDIR`` with ``variant`` (or a WORKDIR holding a single variant).
+    ``"pretrained"`` (:data:`PRETRAINED`) is the packaged lifter (:func:`pretrained_dir`; a folder of
+    that name in the working directory is ``./pretrained``).
     """
+    if str(checkpoint) == PRETRAINED:
+        path = pretrained_dir()
+        if not (path / "model.json").exists():
+            raise FileNotFoundError(
+                f"--checkpoint pretrained: the packaged lifter is missing ({path / 'model.json'}); "
+                "expected chiral_jax installed with its package data (pip install -e .)"
+            )
+        if variant is not None:
+            _check_variant_name(path, variant)
+        return path
     path = Path(checkpoint)
     if not path.exists():
         raise FileNotFoundError(f"--checkpoint {path}: no such folder (expected WORKDIR/<variant>/seed<k>)")
@@ -220,10 +249,9 @@ def load_lifter(checkpoint: str | os.PathLike, variant: str | None = None) -> Li
       ModelMismatchError: the checkpoint's arrays are not those of the model ``model.json`` asks
         for (another kind or width): the message describes both.
     """
-    import orbax.checkpoint as ocp
     from flax import nnx
 
-    from chiral_jax.train.checkpoint import _shapes
+    from chiral_jax.train.checkpoint import Checkpointer, CheckpointMismatchError
 
     run = find_run(checkpoint, variant)
     meta = json.loads((run / "model.json").read_text())
@@ -232,40 +260,26 @@ def load_lifter(checkpoint: str | os.PathLike, variant: str | None = None) -> Li
     skeleton = skeletons.get(meta["skeleton"])
     abstract = _abstract_model(meta, skeleton)
     graphdef, abstract_state = nnx.split(abstract)
-    wanted_tree = nnx.to_pure_dict(abstract_state)
     latest = run / "checkpoints" / "latest"
-    manager = ocp.CheckpointManager(latest, item_handlers=ocp.StandardCheckpointHandler())
     try:
-        epoch = manager.latest_step()
-        if epoch is None:
-            raise FileNotFoundError(f"{run}: no checkpoint in {latest} (has the run finished an epoch?)")
-        metadata = manager.item_metadata(epoch)
-        saved_tree = getattr(metadata, "tree", metadata)
-        saved_model = (saved_tree or {}).get("0", (saved_tree or {}).get(0))
-        saved, wanted = _shapes(saved_model or {}), _shapes(wanted_tree)
-        if saved != wanted:
-            keys = sorted(set(saved) | set(wanted))
-            changed = [
-                f"{k} {saved.get(k)} vs {wanted.get(k)}" for k in keys if saved.get(k) != wanted.get(k)
-            ]
-            raise ModelMismatchError(
-                f"checkpoint {latest / str(epoch)} holds {describe_arrays(saved)}, but {run / 'model.json'} "
-                f"asks for {_describe_variant(meta)}: {describe_arrays(wanted)} (arrays that differ, "
-                f"saved vs asked: {'; '.join(changed[:4])}{' ...' if len(changed) > 4 else ''})"
-            )
-        target = {0: jax.tree.map(ocp.utils.to_shape_dtype_struct, wanted_tree)}
-        handler_path = latest / str(epoch) / "default"
-        restored = ocp.PyTreeCheckpointer().restore(
-            handler_path,
-            args=ocp.args.PyTreeRestore(
-                item=target,
-                restore_args=ocp.checkpoint_utils.construct_restore_args(target),
-                partial_restore=True,
-            ),
-        )
-    finally:
-        manager.close()
-    pure = restored.get(0, restored.get("0"))
+        # The model's part (entry 0) of the saved (model, optimizer) state; the optimizer is not read.
+        with Checkpointer(str(run / "checkpoints")) as ckpt:
+            epoch, pure = ckpt.restore_part(0, nnx.to_pure_dict(abstract_state))
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{run}: no checkpoint in {latest} (has the run finished an epoch?)"
+        ) from None
+    except CheckpointMismatchError as err:
+        changed = [
+            f"{k} {err.saved.get(k)} vs {err.wanted.get(k)}"
+            for k in sorted(set(err.saved) | set(err.wanted))
+            if err.saved.get(k) != err.wanted.get(k)
+        ]
+        raise ModelMismatchError(
+            f"checkpoint {err.path} holds {describe_arrays(err.saved)}, but {run / 'model.json'} "
+            f"asks for {_describe_variant(meta)}: {describe_arrays(err.wanted)} (arrays that differ, "
+            f"saved vs asked: {'; '.join(changed[:4])}{' ...' if len(changed) > 4 else ''})"
+        ) from None
     state = abstract_state
     nnx.replace_by_pure_dict(state, pure)
     model = nnx.merge(graphdef, state)

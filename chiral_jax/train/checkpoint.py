@@ -15,6 +15,11 @@ copy of a workdir). :meth:`Checkpointer.restore_latest` tries the newest one; wh
 read it warns, renames it to ``<epoch>.corrupt`` (kept for inspection; orbax ignores that name) and
 tries the next newest. When none is intact it raises :class:`CheckpointError` instead of letting
 the caller start from scratch: the message names the folder to delete to do that on purpose.
+
+**Part of a checkpoint.** :meth:`Checkpointer.restore_part` reads one entry of a saved dict, e.g.
+the model of a training state ``{0: model, 1: optimizer}``, without reading the rest; a checkpoint
+whose entry has other arrays raises :class:`CheckpointMismatchError` with both shape lists
+(:func:`array_shapes`). It only reads: nothing is set aside.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-__all__ = ["CheckpointError", "Checkpointer"]
+__all__ = ["CheckpointError", "CheckpointMismatchError", "Checkpointer", "array_shapes"]
 
 _STEP = re.compile(r"^(0|[1-9]\d*)$")  # orbax's step folder names (no prefix, no zero padding)
 _SET_ASIDE = re.compile(r"^(0|[1-9]\d*)\.corrupt(\.\d+)?$")
@@ -42,6 +47,27 @@ _SET_ASIDE = re.compile(r"^(0|[1-9]\d*)\.corrupt(\.\d+)?$")
 
 class CheckpointError(RuntimeError):
     """The checkpoint folder holds checkpoints but none that can be resumed from."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint's arrays (names, shapes) differ from the target's.
+
+    Attributes:
+      path: the checkpoint folder read; epoch: its epoch.
+      saved, wanted: :func:`array_shapes` of the saved part and of the target.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        epoch: int,
+        saved: dict[str, tuple[int, ...] | None],
+        wanted: dict[str, tuple[int, ...] | None],
+    ) -> None:
+        super().__init__(message)
+        self.path, self.epoch, self.saved, self.wanted = path, epoch, saved, wanted
 
 
 class Checkpointer:
@@ -141,6 +167,56 @@ class Checkpointer:
                 self._set_aside(str(epoch), _first_line(err))
                 manager.reload()
 
+    def restore_part(self, key: Any, target: Any, epoch: int | None = None) -> tuple[int, Any]:
+        """Restores ``state[key]`` of a saved dict ``state`` (e.g. key 0, the model of the trainer's
+        ``{0: model, 1: optimizer}``) into the structure and dtypes of ``target``, reading none of
+        the other entries. ``epoch=None``: the newest checkpoint. Returns ``(epoch, part)``.
+
+        Raises:
+          FileNotFoundError: no checkpoint (or no such epoch) in the folder.
+          CheckpointMismatchError: the saved entry's arrays are not ``target``'s (its ``saved`` and
+            ``wanted`` attributes list both; an absent entry has no saved arrays).
+        """
+        manager = self._open()
+        manager.wait_until_finished()
+        manager.reload()
+        if epoch is None:
+            epoch = manager.latest_step()
+            if epoch is None:
+                raise FileNotFoundError(f"no checkpoint in {self.latest_dir}")
+        elif epoch not in manager.all_steps():
+            raise FileNotFoundError(f"no checkpoint of epoch {epoch} in {self.latest_dir}")
+        path = os.path.join(self.latest_dir, str(epoch))
+        metadata = manager.item_metadata(epoch)
+        tree = getattr(metadata, "tree", metadata) or {}
+        saved_part = tree.get(str(key), tree.get(key)) if isinstance(tree, dict) else None
+        saved, wanted = array_shapes(saved_part or {}), array_shapes(target)
+        if saved != wanted:
+            keys = sorted(set(saved) | set(wanted))
+            changed = [
+                f"{k} {saved.get(k)} vs {wanted.get(k)}" for k in keys if saved.get(k) != wanted.get(k)
+            ]
+            raise CheckpointMismatchError(
+                f"checkpoint {path}, entry {key!r}: arrays differ from the target's (saved vs asked: "
+                f"{'; '.join(changed[:4])}{' ...' if len(changed) > 4 else ''})",
+                path=path,
+                epoch=int(epoch),
+                saved=saved,
+                wanted=wanted,
+            )
+        abstract = {key: jax.tree.map(ocp.utils.to_shape_dtype_struct, target)}
+        # The manager's item is StandardCheckpointHandler's "default" folder; the partial restore
+        # of PyTreeCheckpointHandler reads only the entries named in the target.
+        restored = ocp.PyTreeCheckpointer().restore(
+            os.path.join(path, "default"),
+            args=ocp.args.PyTreeRestore(
+                item=abstract,
+                restore_args=ocp.checkpoint_utils.construct_restore_args(abstract),
+                partial_restore=True,
+            ),
+        )
+        return int(epoch), restored.get(key, restored.get(str(key)))
+
     def wait(self) -> None:
         """Blocks until the pending asynchronous save (if any) is on disk."""
         if self._manager is not None:
@@ -168,7 +244,7 @@ class Checkpointer:
         tree = getattr(metadata, "tree", metadata)
         if not tree:
             raise ValueError(f"checkpoint {epoch} has no readable metadata")
-        saved, wanted = _shapes(tree), _shapes(abstract)
+        saved, wanted = array_shapes(tree), array_shapes(abstract)
         if saved == wanted:
             return
         missing = sorted(set(wanted) - set(saved))
@@ -251,9 +327,9 @@ def _path_name(path: tuple[Any, ...]) -> str:
     return "/".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path)
 
 
-def _shapes(tree: Any) -> dict[str, tuple[int, ...] | None]:
+def array_shapes(tree: Any) -> dict[str, tuple[int, ...] | None]:
     """``{path: stored shape}`` of a pytree of arrays, abstract arrays or orbax array metadata
-    (PRNG keys as their stored key data)."""
+    (PRNG keys as their stored key data); paths are ``/``-joined keys (``"0/expand_conv/kernel"``)."""
     out = {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
         shape = getattr(leaf, "shape", None)
