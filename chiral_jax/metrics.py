@@ -31,6 +31,8 @@ import numpy as np
 __all__ = [
     "action_type",
     "aggregate_by_action",
+    "by_subject_action",
+    "lifting_metrics",
     "mpjpe",
     "mpjve",
     "n_mpjpe",
@@ -317,3 +319,47 @@ def pck_tprnn_code(
     pairs = flat.reshape(*flat.shape[:-1], joints, 2)  # pseudo-joint k = (flat[2k], flat[2k+1])
     dist = np.linalg.norm(pairs, axis=-1)
     return _percent_per_step(dist < alpha * size, v)
+
+
+def by_subject_action(
+    per_seq: Sequence[tuple[np.ndarray, np.ndarray]], test: Sequence[Any]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{subject: {action type: {"mpjpe_mm", "p_mpjpe_mm", "frames"}}}`` of per-sequence
+    ``(predicted, true)`` pairs ((T, J, 3) metres) of the sequences ``test`` (their ``subject`` and
+    ``action``), frames of every take, chunk and camera of one
+    action type pooled (VideoPose3D's ``--by-subject`` evaluation; the paper's HumanEva table)."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for (pred, true), seq in zip(per_seq, test, strict=True):
+        key = (seq.subject, action_type(seq.action))
+        acc = sums.setdefault(key, [0.0, 0.0, 0])
+        acc[0] += float(per_joint_errors(pred, true).mean(axis=-1).sum())
+        aligned = procrustes_align(pred, true)
+        acc[1] += float(per_joint_errors(aligned, true).mean(axis=-1).sum())
+        acc[2] += len(true)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for (subject, action), (e, pe, n) in sorted(sums.items()):
+        out.setdefault(subject, {})[action] = {
+            "mpjpe_mm": 1000 * e / n,
+            "p_mpjpe_mm": 1000 * pe / n,
+            "frames": n,
+        }
+    return out
+
+
+def lifting_metrics(per_seq: Sequence[tuple[np.ndarray, np.ndarray]], test: Sequence[Any]) -> dict[str, Any]:
+    """The lifting protocol's metrics (millimetres) of per-sequence ``(predicted, true)`` pairs
+    ((T, J, 3) metres) of the sequences ``test``: ``mpjpe_mm``, ``p_mpjpe_mm``, ``n_mpjpe_mm`` over
+    every frame, ``mpjve_mm`` (per sequence, weighted by its velocity count), ``per_action``
+    (:func:`aggregate_by_action`) and ``per_subject_action`` (:func:`by_subject_action`)."""
+    pred_all = np.concatenate([p for p, _ in per_seq])
+    true_all = np.concatenate([t for _, t in per_seq])
+    frame_errors = [per_joint_errors(p, t).mean(axis=-1) * 1000 for p, t in per_seq]
+    velocity = [mpjve(p, t, axis=0) for p, t in per_seq]
+    return {
+        "mpjpe_mm": 1000 * mpjpe(pred_all, true_all),
+        "p_mpjpe_mm": 1000 * p_mpjpe(pred_all, true_all),
+        "n_mpjpe_mm": 1000 * n_mpjpe(pred_all, true_all),
+        "mpjve_mm": 1000 * float(np.average(velocity, weights=[len(t) - 1 for _, t in per_seq])),
+        "per_action": aggregate_by_action(frame_errors, [s.action for s in test]),
+        "per_subject_action": by_subject_action(per_seq, test),
+    }

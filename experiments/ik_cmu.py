@@ -14,13 +14,13 @@ import os
 
 import ml_collections
 
-from chiral_jax.tasks import ik, runner
+from chiral_jax import runner
+from chiral_jax.tasks import ik
 from chiral_jax.tasks.cli import run_experiment
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> str:
-    results = ik.train_and_evaluate(config, workdir)
-    return runner.results_table(results, ik.IK.columns, ik.IK.title(results)) + ik.IK.extra_markdown(results)
+    return runner.report(ik.IK, ik.train_and_evaluate(config, workdir))
 
 
 if __name__ == "__main__":

@@ -20,9 +20,7 @@ from chiral_jax.tasks.cli import run_experiment
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> str:
     if config.get("sweep"):
-        lifting.run_sweep(config, workdir)
-        with open(os.path.join(workdir, "sweep.md")) as f:
-            return f.read()
+        return lifting.sweep_table(lifting.run_sweep(config, workdir))
     return lifting.results_table(lifting.train_and_evaluate(config, workdir))
 
 

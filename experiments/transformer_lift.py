@@ -15,15 +15,14 @@ import os
 
 import ml_collections
 
+from chiral_jax import runner
 from chiral_jax.tasks import transformer_lifting
 from chiral_jax.tasks.cli import run_experiment
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> str:
     results = transformer_lifting.train_and_evaluate(config, workdir)
-    with open(os.path.join(workdir, "results.md")) as f:
-        del results
-        return f.read()
+    return runner.report(transformer_lifting.TRANSFORMER_LIFTING, results)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from chiral_jax import runner, skeletons
 from chiral_jax.data import fixtures
 from chiral_jax.models import ActionNet, ChiralActionNet
 from chiral_jax.models.action import layer_strides
@@ -23,7 +24,7 @@ WIDTHS = (6, 6, 8, 8, 10, 10)
 def _config(**data):
     c = load_config_file(str(CONFIG))
     c.data.update(data)
-    c.model.widths = WIDTHS
+    c.model.width = WIDTHS
     c.model.kernel_size = 3
     return c
 
@@ -32,7 +33,7 @@ def test_layer_layout() -> None:
     # ST-GCN downsamples twice, where its width grows to 128 and to 256 (temporal layers 6 and 8).
     assert layer_strides((64, 64, 64, 64, 128, 128, 128, 256, 256, 256)) == (1, 1, 1, 1, 1, 2, 1, 2, 1, 1)
     with pytest.raises(ValueError, match="invariance_layer"):
-        ChiralActionNet(action.skeletons.H36M.spec(3), 3, widths=WIDTHS, invariance_layer=7, rngs=nnx.Rngs(0))
+        ChiralActionNet(skeletons.H36M.spec(3), 3, widths=WIDTHS, invariance_layer=7, rngs=nnx.Rngs(0))
     net = ActionNet(51, 3, widths=WIDTHS, kernel_size=3, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"\(batch, people, frames, 51\)"):
         net(np.zeros((2, 5, 51), np.float32))
@@ -55,8 +56,8 @@ def test_invariance_on_real_format_fixtures(tmp_path: Path) -> None:
                 action.Variant(kind, kind, WIDTHS), data.spec, data.num_classes, cfg.model
             )
             randomize_params(model, seed=3)
-            logits, mirrored, _, _ = action.predict(model, data.test_x, data.spec)
-            gap = float(np.max(np.abs(logits - mirrored)))
+            logits, _ = runner.batched_apply(runner.eval_function(model), data.test_x, 8)
+            gap = action.evaluate(model, data)["mirror_logit_gap"]
             if kind == "chiral":
                 assert gap <= 1e-5 * (1 + np.abs(logits).max()), (name, gap)
             else:
@@ -65,18 +66,25 @@ def test_invariance_on_real_format_fixtures(tmp_path: Path) -> None:
 
 def test_variants_and_optimizer() -> None:
     cfg = _config()
-    spec = action.skeletons.H36M.spec(3)
+    spec = skeletons.H36M.spec(3)
     vs = action.variants(cfg.model, True, spec, 6)
-    assert [(v.name, v.kind, v.matched, v.augment) for v in vs] == [
-        ("chiral", "chiral", "width", False),
-        ("chiral_params", "chiral", "params", False),
-        ("baseline", "baseline", "width", False),
-        ("baseline_aug", "baseline", "width", True),
+    w = WIDTHS[0]
+    assert [(v.kind, v.matched, v.augment) for v in vs] == [
+        ("chiral", "width", False),
+        ("chiral", "params", False),
+        ("baseline", "width", False),
+        ("baseline", "width", True),
     ]
+    assert [vs[0].name, vs[2].name, vs[3].name] == [
+        f"chiral_w{w}",
+        f"baseline_noaug_w{w}",
+        f"baseline_aug_w{w}",
+    ]
+    assert vs[1].name == f"chiral_w{vs[1].width[0]}" and vs[1].width != WIDTHS
     count = lambda v: num_params(nnx.eval_shape(lambda: action.make_model(v, spec, 6, cfg.model)))  # noqa: E731
     assert abs(count(vs[1]) - count(vs[2])) <= 0.05 * count(vs[2])
     cfg.model.kind = "chiral"
-    assert [v.name for v in action.variants(cfg.model, True, spec, 6)] == ["chiral", "chiral_params"]
+    assert [v.matched for v in action.variants(cfg.model, True, spec, 6)] == ["width", "params"]
     cfg.model.kind = "nope"
     with pytest.raises(ValueError, match=r"model\.kind"):
         action.variants(cfg.model, True, spec, 6)
@@ -126,7 +134,7 @@ def test_validation_protocol_never_sees_the_test_view(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_motion_features_keep_the_invariance() -> None:
-    spec = action.skeletons.KINECT_V1.spec(3)
+    spec = skeletons.KINECT_V1.spec(3)
     x = np.random.default_rng(0).normal(size=(2, 1, 12, spec.size)).astype(np.float32)
     cfg = _config()
     cfg.model.motion = True
@@ -149,7 +157,8 @@ def test_action_end_to_end(tmp_path: Path) -> None:
     cfg.model.equal_params = False
     results = action.train_and_evaluate(cfg, str(tmp_path / "run"))
     models = results["models"]
-    assert [m["name"] for m in models] == ["chiral", "baseline", "baseline_aug"]
+    w = WIDTHS[0]
+    assert [m["name"] for m in models] == [f"chiral_w{w}", f"baseline_noaug_w{w}", f"baseline_aug_w{w}"]
     for m in models:
         for key in ("name", "kind", "matched", "augment", "seed", "params", "top1", "top5", "per_class"):
             assert key in m, key
@@ -161,27 +170,27 @@ def test_action_end_to_end(tmp_path: Path) -> None:
     assert set(models[1]["tta"]) >= {"top1", "top5"}
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert {r["name"] for r in saved["summary"]} == {
-        "chiral",
-        "baseline",
-        "baseline + TTA",
-        "baseline_aug",
-        "baseline_aug + TTA",
+        f"chiral_w{w}",
+        f"baseline_noaug_w{w}",
+        f"baseline_noaug_w{w} + TTA",
+        f"baseline_aug_w{w}",
+        f"baseline_aug_w{w} + TTA",
     }
     table = (tmp_path / "run" / "results.md").read_text()
-    assert "| chiral |" in table and "per class" in table
+    assert f"| chiral_w{w} |" in table and "per class" in table
 
 
 @pytest.mark.parametrize("name", ["action", "action_nw_ucla", "action_penn", "action_kinetics"])
 def test_configs_have_the_fixed_keys(name: str) -> None:
     c = load_config_file(str(CONFIG.parent / f"{name}.py"))
     keys = (
-        "data.name data.manual_dir data.frames model.kind model.widths model.invariance_layer "
+        "data.name data.manual_dir data.frames model.kind model.width model.invariance_layer "
         "model.equal_params train.epochs train.batch_size train.lr train.augment "
-        "eval.test_time_augmentation seed num_seeds progress"
+        "eval.flip_average seed num_seeds progress"
     ).split()
     for key in keys:
         node = c
         for part in key.split("."):
             node = node[part]
-    assert c.data.name in action.ACTION_DATASETS and len(c.model.widths) == 10
+    assert c.data.name in action.ACTION_DATASETS and len(c.model.width) == 10
     assert c.model.invariance_layer == 4 and c.train.momentum == 0.9 and c.train.weight_decay == 1e-4

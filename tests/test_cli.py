@@ -170,7 +170,7 @@ def test_help_lists_every_key(name, capsys):
         line = next((ln for ln in body.splitlines() if ln.split(" = ")[0].strip() == key), None)
         assert line is not None, key
         assert repr(value)[:20] in line
-    channels = next((ln for ln in body.splitlines() if ln.strip().startswith("model.channels ")), "")
+    channels = next((ln for ln in body.splitlines() if ln.strip().startswith("model.width ")), "")
     if name == "lift3d":
         assert "= 128" in channels and "width" in channels
 
@@ -193,7 +193,7 @@ def test_key_comments_read_the_file(tmp_path):
 
 
 def test_job_progress_lines(capsys, monkeypatch):
-    import chiral_jax.tasks.progress as P
+    import chiral_jax.runner.progress as P
 
     now = [0.0]
     monkeypatch.setattr(P.time, "perf_counter", lambda: now[0])
@@ -227,11 +227,8 @@ class _FakeTask(runner.Task):
     def describe_data(self, data):
         return {}
 
-    def variants(self, config):
-        return [ml_collections.ConfigDict({"name": "a", "kind": "chiral"})]
-
-    def describe_variant(self, variant):
-        return {"name": variant.name, "kind": variant.kind}
+    def variants(self, config, data):
+        return [runner.Variant("a", "chiral", 4)]
 
     def setup(self, *args):
         raise NotImplementedError
@@ -247,7 +244,9 @@ def test_runner_reports_each_run(tmp_path, capsys, monkeypatch):
         Path(workdir).mkdir(parents=True, exist_ok=True)
         return {"name": variant.name, "kind": "chiral", "params": 1, "seed": seed, "train_seconds": 1.0}
 
-    monkeypatch.setattr(runner, "train_variant", fake_train)
+    import chiral_jax.runner.comparison as run_module
+
+    monkeypatch.setattr(run_module, "train_variant", fake_train)
     runner.run(_FakeTask(), config, str(tmp_path))
     err = capsys.readouterr().err
     assert "run 1/2 a seed 0 · elapsed" in err and "run 2/2 a seed 1 · elapsed" in err

@@ -50,7 +50,7 @@ def test_experiment_mistakes(tmp_path):
         tmp_path=tmp_path, named=("dataset file not found", str(tmp_path / "empty"), "where to get it"),
     )  # fmt: skip
     done = _command("experiments/lift3d.py", "--help", tmp_path=tmp_path)
-    assert done.returncode == 0 and "model.channels" in done.stdout and "--workdir" in done.stdout
+    assert done.returncode == 0 and "model.width" in done.stdout and "--workdir" in done.stdout
 
 
 def test_data_command_mistakes_and_reused_build(tmp_path):

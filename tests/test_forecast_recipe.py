@@ -9,9 +9,11 @@ import pytest
 from flax import nnx
 
 from chiral_jax import testing
+from chiral_jax.data.forecast_data import training_samples, video_group
 from chiral_jax.models import ChiralPoseForecaster, PoseForecaster
 from chiral_jax.skeletons import PENN_ACTION
 from chiral_jax.tasks import forecasting
+from chiral_jax.train.schedules import run_schedule
 
 SPEC = PENN_ACTION.spec(2)
 
@@ -77,11 +79,11 @@ def test_losses_and_schedule():
         assert float(loss) == pytest.approx(value, rel=1e-5), kind
         assert float(metrics["pck"]) == 0.0
     train = ml_collections.ConfigDict({"lr": 1e-3, "lr_schedule": "cosine"})
-    schedule = forecasting.learning_rate(train, 100)
+    schedule = run_schedule(train, 100)
     assert float(schedule(0)) == pytest.approx(1e-3) and float(schedule(100)) == pytest.approx(0.0)
     train.lr_schedule = "step"
     with pytest.raises(ValueError, match=r"train\.lr_schedule must be constant or cosine, got 'step'"):
-        forecasting.learning_rate(train, 100)
+        run_schedule(train, 100)
     with pytest.raises(ValueError, match="velocity must be one of"):
         ChiralPoseForecaster(velocity="last", rngs=nnx.Rngs(0))
 
@@ -100,6 +102,6 @@ def test_training_augmentation_reverse_and_strides():
         forecast_samples([video], stride_factor=0)
     data = ml_collections.ConfigDict({"train_reverse": True, "train_stride_factors": (1.0, 2.0)})
     kw = {"observed": 2, "future": 16, "actions": ("walk",)}
-    samples = forecasting._training_samples([video], data, kw)
+    samples = training_samples([video], data, kw)
     assert len(samples["poses"]) == 4 * 40  # two directions x two strides, one sample per frame
-    assert forecasting._video_group("0001~rev") == "0001"  # a reversed video stays with its recording
+    assert video_group("0001~rev") == "0001"  # a reversed video stays with its recording

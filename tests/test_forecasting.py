@@ -9,8 +9,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from chiral_jax import skeletons
-from chiral_jax.data import load_synthetic
+from chiral_jax import runner, skeletons
+from chiral_jax.data import MirrorAugment, load_synthetic
 from chiral_jax.data.fixtures import write_penn_action
 from chiral_jax.tasks import forecasting
 from chiral_jax.tasks.configs import load_config_file
@@ -39,8 +39,8 @@ def tiny_config(data_dir: str) -> ml_collections.ConfigDict:
     c.progress = False
     c.data.data_dir = data_dir
     c.data.synthetic = ml_collections.ConfigDict(TINY_DATA)
-    c.model.hidden = 12
-    c.model.layers = 1
+    c.model.width = 12
+    c.model.num_layers = 1
     c.train.epochs = 1
     c.train.batch_size = 32
     return c
@@ -82,11 +82,15 @@ def test_clips_cut_long_videos(data_dir):
 def test_variants_and_equal_parameters():
     model = load_config_file(str(CONFIGS / "forecast2d.py")).model
     names = [v.name for v in forecasting.variants(model, True)]
-    assert names[0] == "chiral_h64" and names[2:] == ["baseline_noaug_h64", "baseline_aug_h64"]
+    assert names[0] == "chiral_w64" and names[2:] == ["baseline_noaug_w64", "baseline_aug_w64"]
     matched = forecasting.variants(model, True)[1]
-    assert matched.matched == "params" and matched.hidden > 64
-    base = forecasting._params(forecasting.Variant("b", "baseline", 64), model)
-    assert abs(forecasting._params(matched, model) - base) / base < 0.02
+    assert matched.matched == "params" and matched.width > 64
+
+    def params(v: forecasting.Variant) -> int:
+        return runner.num_params(forecasting.make_model(v, model, horizon=1))
+
+    base = params(forecasting.Variant("b", "baseline", 64))
+    assert abs(params(matched) - base) / base < 0.02
     model.kind = "lstm"
     with pytest.raises(ValueError, match=r"model\.kind must be"):
         forecasting.variants(model, True)
@@ -99,7 +103,7 @@ def test_mirror_augmentation_mirrors_poses_and_visibility():
         "targets": rng.standard_normal((64, 16, 26)).astype(np.float32),
         "visible": rng.random((64, 16, 13)) < 0.8,
     }
-    out = forecasting.mirror_forecast_batch(batch, np.random.default_rng(1))
+    out = MirrorAugment(forecasting.MIRROR)(batch, np.random.default_rng(1))
     spec = skeletons.PENN_ACTION.spec(2)
     flipped = np.flatnonzero(~np.isclose(out["observed"], batch["observed"]).all(axis=(1, 2)))
     assert 10 < len(flipped) < 54
@@ -140,7 +144,7 @@ def _check_results(path: Path) -> dict:
 def test_end_to_end_on_synthetic_writes_every_field(tmp_path, data_dir):
     results = forecasting.train_and_evaluate(tiny_config(data_dir), str(tmp_path))
     _check_results(tmp_path)
-    assert [m["name"] for m in results["models"]][-1] == "baseline_aug_h12"
+    assert [m["name"] for m in results["models"]][-1] == "baseline_aug_w12"
     assert (tmp_path / "results.png").exists()
 
 
@@ -153,7 +157,7 @@ def test_cli_on_penn_action_files(tmp_path):
         f"--config.data.data_dir={tmp_path / 'tfds'}", "--config.num_seeds=1", "--config.progress=False",
         "--config.model.hidden=8", "--config.model.layers=1", "--config.train.epochs=1",
         "--config.train.batch_size=16", "--config.model.kind=both",
-    ]  # fmt: skip
+    ]  # fmt: skip  (model.hidden and model.layers: older spellings of model.width, model.num_layers)
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Forecasting results: penn_action" in out.stdout

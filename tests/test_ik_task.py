@@ -26,7 +26,7 @@ def _config(**data):
     spec.loader.exec_module(mod)
     c = mod.get_config()
     c.num_seeds, c.progress = 1, False
-    c.model.channels, c.model.filter_widths = 16, (3, 3)
+    c.model.width, c.model.filter_widths = 16, (3, 3)
     c.train.epochs, c.train.batch_size = 1, 32
     c.data.update(data)
     return c
@@ -54,8 +54,9 @@ def test_chiral_lifter_with_twists_is_exactly_equivariant():
     x = np.random.default_rng(1).normal(size=(2, 9, 34)).astype(np.float32)
     f = jax.jit(as_function(model))  # eval mode: no dropout, batch norm from its statistics
     assert_equivariant(f, x, ik.SKELETON.spec(2), ik.output_spec())
-    with pytest.raises(ValueError, match=r"model\.arch"):
-        ik.make_model(variant, ml_collections.ConfigDict({**c.model.to_dict(), "arch": "gru"}), seed=0)
+    with pytest.raises(ValueError, match=r"model\.architecture"):
+        wrong = ml_collections.ConfigDict({**c.model.to_dict(), "architecture": "gru"})
+        ik.make_model(variant, wrong, seed=0)
 
 
 @pytest.mark.slow
@@ -108,7 +109,7 @@ def _transformer_config(**data):
     spec.loader.exec_module(mod)
     c = mod.get_config()
     c.num_seeds, c.progress = 1, False
-    c.model.layers, c.model.heads, c.model.width, c.model.ffn_layers = 1, 2, 8, 1
+    c.model.num_layers, c.model.heads, c.model.width, c.model.ffn_layers = 1, 2, 8, 1
     c.train.epochs, c.train.batch_size, c.train.warmup_steps = 2, 32, 2
     c.eval.average_last = 2
     c.data.update(data)

@@ -49,7 +49,7 @@ def _fake_run(workdir: Path, kind: str = "chiral", channels: int = 16, seed: int
 
     config: ml_collections.ConfigDict = load_config_file(str(ROOT / "experiments" / "configs" / "lift3d.py"))
     config.model.filter_widths = (3, 3)
-    config.model.channels = channels
+    config.model.width = channels
     variant = lifting.Variant(f"{kind}_w{channels}", kind, channels)
     data = lifting.LiftingData("synthetic", [], [], H36M)
     run = workdir / variant.name / f"seed{seed}"
@@ -120,13 +120,13 @@ def test_checkpoint_of_another_model_or_width_is_refused(workdir, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(workdir / "chiral_w16" / "seed0", run)
     meta = json.loads((run / "model.json").read_text())
-    meta["variant"].update(kind="baseline", channels=32)
+    meta["variant"].update(kind="baseline", width=32)
     (run / "model.json").write_text(json.dumps(meta))
     with pytest.raises(
         ModelMismatchError, match=r"holds a chiral net of hidden width 16.*asks for .*baseline, width 32"
     ):
         load_lifter(run)
-    meta["variant"].update(kind="chiral", channels=24)
+    meta["variant"].update(kind="chiral", width=24)
     (run / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelMismatchError, match=r"width 16.*width 24"):
         load_lifter(run)

@@ -72,7 +72,7 @@ def test_humaneva_recipe_and_cpu_variant_settings():
         "S1,S5",
         "S1,S5,S6",
     )
-    assert tuple(limited_cpu.sweep) == ("S1:0.01", "S1:0.05", "S1:0.1") and limited_cpu.model.channels == 256
+    assert tuple(limited_cpu.sweep) == ("S1:0.01", "S1:0.05", "S1:0.1") and limited_cpu.model.width == 256
     for c in (limited, limited_cpu):
         assert c.train.batch_size == 64
         assert [v.name.split("_")[0] for v in lifting.variants(c.model, c.train.augment)] == [
@@ -122,7 +122,7 @@ def test_results_by_subject_and_action_table():
 
 def _tiny(config, data_dir, manual_dir):
     config.data.manual_dir, config.data.data_dir = str(manual_dir), str(data_dir)
-    config.model.channels, config.model.filter_widths, config.model.dropout = 8, (3,), 0.0
+    config.model.width, config.model.filter_widths, config.model.dropout = 8, (3,), 0.0
     config.train.epochs, config.train.batch_size = 1, 8
     return config
 

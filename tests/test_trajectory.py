@@ -175,7 +175,7 @@ def _fake_run(workdir: Path, kind: str) -> tuple[Path, nnx.Module]:
 
     config = load_config_file(str(ROOT / "experiments" / "configs" / "lift3d.py"))
     config.model.filter_widths = WIDTHS
-    config.model.channels = 16
+    config.model.width = 16
     config.model.trajectory = True
     variant = lifting.Variant(f"{kind}_w16", kind, 16)
     data = lifting.LiftingData("synthetic", [], [], H36M)

@@ -228,7 +228,7 @@ def _abstract_model(meta: dict[str, Any], skeleton: skeletons.Skeleton) -> Any:
 
     from chiral_jax.tasks.lifting import Variant, make_model
 
-    variant = Variant(**meta["variant"])
+    variant = Variant.from_dict(meta["variant"])
     return nnx.eval_shape(
         lambda: make_model(
             variant,

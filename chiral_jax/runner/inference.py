@@ -18,7 +18,7 @@ from flax import nnx
 
 from chiral_jax.equivariance import flip_average
 
-__all__ = ["batched_apply", "eval_function"]
+__all__ = ["batched_apply", "eval_function", "predict_sequences"]
 
 
 def eval_function(
@@ -65,3 +65,41 @@ def batched_apply(
     outs = [np.asarray(jitted(x[i : i + bs])) for i in range(0, len(x), bs)]
     seconds = time.perf_counter() - t0
     return np.concatenate(outs)[:n], seconds
+
+
+def _chunks(num_frames: int, chunk: int) -> list[int]:
+    """Start frames of fixed-length chunks covering ``num_frames`` (the last one moved back)."""
+    starts = list(range(0, max(num_frames - chunk, 0) + 1, chunk))
+    if starts[-1] + chunk < num_frames:
+        starts.append(num_frames - chunk)
+    return starts
+
+
+def predict_sequences(
+    apply: Callable[[Any], Any], windows: Any, *, chunk: int = 64, batch_size: int = 64
+) -> tuple[list[np.ndarray], float]:
+    """Runs a sequence net over every sequence of ``windows`` (a
+    :class:`~chiral_jax.data.PoseWindows`) in fixed-size chunks, one compilation.
+
+    ``apply``: ``(B, chunk + R - 1, Cin) -> (B, chunk, Cout)`` (e.g. a dilated temporal net, R its
+    receptive field). Returns per-sequence predictions ``(T_i, Cout)`` and the frames per second
+    of the timed pass (:func:`batched_apply`).
+    """
+    r = windows.receptive_field
+    pieces: list[np.ndarray] = []
+    index: list[tuple[int, int]] = []  # (sequence, start frame)
+    lengths = []
+    for i, seq in enumerate(windows.sequences()):
+        x = seq["inputs"][0]  # (T + R - 1, Cin), edge-padded
+        t = x.shape[0] - r + 1
+        lengths.append(t)
+        if t < chunk:  # pad short sequences at the end; the extra outputs are dropped
+            x = np.concatenate([x, np.repeat(x[-1:], chunk - t, axis=0)])
+        for s in _chunks(max(t, chunk), chunk):
+            pieces.append(x[s : s + chunk + r - 1])
+            index.append((i, s))
+    out, seconds = batched_apply(apply, np.stack(pieces), batch_size)
+    preds = [np.zeros((max(t, chunk), out.shape[-1]), np.float32) for t in lengths]
+    for (i, s), o in zip(index, out, strict=True):
+        preds[i][s : s + chunk] = o
+    return [p[:t] for p, t in zip(preds, lengths, strict=True)], sum(lengths) / seconds

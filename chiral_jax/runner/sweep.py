@@ -12,8 +12,8 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from chiral_jax.runner.comparison import Task, machine_description, run
 from chiral_jax.runner.report import mean_std, table
-from chiral_jax.runner.run import Task, machine_description, run
 
 __all__ = ["SweepPoint", "sweep", "sweep_table"]
 
@@ -54,7 +54,7 @@ def sweep(
     x_key: str,
     metrics: Sequence[tuple[str, str]],
 ) -> Record:
-    """Runs :func:`~chiral_jax.runner.run.run` once per point in ``workdir/<folder>`` (each with
+    """Runs :func:`~chiral_jax.runner.comparison.run` once per point in ``workdir/<folder>`` (each with
     its results.json / results.md, resumable) and writes ``sweep.json`` (one point per entry and
     summary row, with the data's ``x_key``, e.g. training frames), ``sweep.md`` and ``sweep.png``
     (``metrics``: ``(key, title)`` pairs, each against ``x_key``, one line per model)."""

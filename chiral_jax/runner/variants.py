@@ -109,10 +109,12 @@ def match_params(params: Callable[[Width], int], target: int, width: Width, *, m
     must grow with ``s``. Bisection on ``s`` finds the two neighbouring widths around ``target``
     exactly; the closer one is returned.
     """
-    lo, hi = 1.0 / 16, 16.0
-    if params(_scaled(width, hi, multiple)) < target:
-        raise ValueError(f"match_params: no width up to x16 of {width} reaches {target:,} parameters")
-    for _ in range(48):
+    lo, hi = 0.0, 1.0  # at 0 every width is its smallest, ``multiple``
+    while params(_scaled(width, hi, multiple)) < target:
+        hi *= 2
+        if hi > 1024:
+            raise ValueError(f"match_params: no width up to x1024 of {width} reaches {target:,} parameters")
+    for _ in range(60):
         mid = (lo + hi) / 2
         if params(_scaled(width, mid, multiple)) < target:
             lo = mid

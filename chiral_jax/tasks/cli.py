@@ -259,6 +259,22 @@ def _overrides(argv: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _canonical_argv(argv: Sequence[str], config: ml_collections.ConfigDict) -> list[str]:
+    """``argv`` with each ``--config.KEY`` of an older spelling (:data:`chiral_jax.runner.ALIASES`,
+    e.g. ``model.channels``) renamed to its current key, where the config has that key instead."""
+    from chiral_jax.runner.vocabulary import ALIASES
+
+    keys = _flatten(config)
+    out = []
+    for arg in argv:
+        m = _OVERRIDE.match(arg)
+        old = m.group(1) if m else None
+        if old in ALIASES and old not in keys and ALIASES[old] in keys:
+            arg = arg.replace(f"config.{old}", f"config.{ALIASES[old]}", 1)
+        out.append(arg)
+    return out
+
+
 def _check_keys(config: ml_collections.ConfigDict, overrides: Mapping[str, str], config_file: str) -> None:
     keys = _flatten(config)
     for key, value in overrides.items():
@@ -433,6 +449,7 @@ def parse_command_line(argv: Sequence[str], default_config: str, flag_values: An
     fv = flags.FLAGS if flag_values is None else flag_values
     spec, given = _config_from_argv(argv[1:], default_config)
     config = _load_config(spec, "--config" if given == "--config" else f"the default config ({spec})")
+    argv = _canonical_argv(argv, config)
     overrides = _overrides(argv[1:])
     _check_keys(config, overrides, os.path.relpath(spec.split(":", 1)[0]))
 

@@ -2,7 +2,7 @@
 :class:`~chiral_jax.tasks.runner.Task` (HybrIK's recipe on motion capture with real rotations).
 
 ``train_and_evaluate(config, workdir)`` is what ``experiments/ik_cmu.py`` runs. Each variant (plain
-and chiral lifter, ``model.arch`` choosing the network) predicts, from the 2D projections of a
+and chiral lifter, ``model.architecture`` choosing the network) predicts, from the 2D projections of a
 window of frames, the root-relative camera-frame 3D joints and every joint's twist ``(cos phi,
 sin phi)`` about its bone to its twist child. :func:`~chiral_jax.kinematics.inverse_kinematics`
 turns joints and twists into joint rotations against the subject's rest skeleton; forward
@@ -25,7 +25,7 @@ whose mirror is ``H36M.spec(5, negated=(0, 4))`` (x and the twist's sine flip, l
 the chiral net is exactly equivariant on joints and twists at once. :func:`split_outputs` also takes
 the dict a transformer lifter returns (``{"joints": (..., J * 3), "twist": (..., J, 2), ...}``).
 
-``model.arch = "transformer"``: the transformer lifters of
+``model.architecture = "transformer"``: the transformer lifters of
 :mod:`~chiral_jax.tasks.transformer_lifting` with one twist token per joint (its config keys
 ``model.frames``, ``layers``, ``heads``, ``width``, ``ffn_layers``, ``tokens``), trained on
 ``model.frames``-frame windows for the centre frame with its recipe (token-subset augmentation
@@ -48,17 +48,19 @@ import numpy as np
 import optax
 from flax import nnx
 
-from chiral_jax import kinematics, rotations, skeletons, tying
+from chiral_jax import kinematics, rotations, runner, skeletons, tying
 from chiral_jax.data import PoseSequence, PoseWindows
-from chiral_jax.data.pipeline import window_batches
+from chiral_jax.data.augment import MirrorAugment
 from chiral_jax.data.sequence import render
+from chiral_jax.data.training_batches import window_epochs
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
 from chiral_jax.models.transformer import ChiralTransformerLifter, TransformerLifter, source_tokens
+from chiral_jax.runner import Column, TrainingSetup, Variant
 from chiral_jax.spec import ChiralSpec
-from chiral_jax.tasks import lifting, runner
+from chiral_jax.tasks import lifting
 from chiral_jax.tasks import transformer_lifting as tl
-from chiral_jax.tasks.runner import Column, TrainingSetup
-from chiral_jax.train import Trainer, amsgrad_torch
+from chiral_jax.train import amsgrad_torch
+from chiral_jax.train.schedules import decay_schedule
 
 __all__ = [
     "IK",
@@ -250,14 +252,14 @@ class IkData:
 
 
 def _arch(model: ml_collections.ConfigDict) -> str:
-    arch = model.get("arch", "temporal")
+    arch = model.get("architecture", "temporal")
     if arch not in ARCHS:
-        raise ValueError(f"model.arch must be one of {ARCHS}, got {arch!r}")
+        raise ValueError(f"model.architecture must be one of {ARCHS}, got {arch!r}")
     return arch
 
 
-def make_model(variant: lifting.Variant, model: ml_collections.ConfigDict, seed: int) -> nnx.Module:
-    """The lifter of ``variant`` for ``model.arch``: ``"temporal"``, VideoPose3D nets whose output
+def make_model(variant: Variant, model: ml_collections.ConfigDict, seed: int) -> nnx.Module:
+    """The lifter of ``variant`` for ``model.architecture``: ``"temporal"``, VideoPose3D nets whose output
     is :func:`output_spec` (the strided net trains, ``model(x, strided=False)`` evaluates);
     ``"transformer"``, a transformer lifter with twist tokens (``model(x, keep=...)`` on
     ``(B, model.frames, J * 2)`` windows -> ``{"joints": (B, J * 3), "twist": (B, J, 2)}``)."""
@@ -275,8 +277,8 @@ def make_model(variant: lifting.Variant, model: ml_collections.ConfigDict, seed:
         filter_widths=tuple(model.filter_widths), dropout=model.dropout, strided=True, init=init, rngs=rngs
     )
     if variant.kind == "baseline":
-        return TemporalModel(j * 2, j * 5, channels=variant.channels, activation=variant.activation, **kwargs)
-    hidden = ChiralSpec.hidden(variant.channels, negated=variant.hidden == "negated")
+        return TemporalModel(j * 2, j * 5, channels=variant.width, activation=variant.activation, **kwargs)
+    hidden = ChiralSpec.hidden(variant.width, negated=variant.hidden == "negated")
     return ChiralTemporalModel(
         SKELETON.spec(2), output_spec(), channels=hidden, activation=variant.activation, **kwargs
     )
@@ -288,24 +290,6 @@ def _apply(model: nnx.Module, x: Array, *, strided: bool, keep: Array | None = N
     if isinstance(model, TransformerLifter | ChiralTransformerLifter):
         return split_outputs(model(x, keep=keep), SKELETON.num_joints)
     return split_outputs(model(x, strided=strided), SKELETON.num_joints)
-
-
-class _MirrorJointsAndTwists:
-    """Mirror augmentation of windows: inputs by ``spec(2)``, targets by :func:`output_spec`."""
-
-    def __init__(self, p: float = 0.5) -> None:
-        self.p = p
-        self.spec_in, self.spec_out = SKELETON.spec(2), output_spec()
-
-    def __call__(self, batch: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
-        flip = rng.random(len(batch["inputs"])) < self.p
-        out = dict(batch)
-        for key, spec in (("inputs", self.spec_in), ("targets", self.spec_out)):
-            x = np.array(batch[key], copy=True)
-            if flip.any():
-                x[flip] = spec.transform(x[flip])
-            out[key] = x
-        return out
 
 
 def loss_fn(twist_weight: float) -> Callable[[nnx.Module, dict[str, Array]], tuple[Array, dict[str, Array]]]:
@@ -375,25 +359,31 @@ def _average(parts: list[dict[str, float]]) -> dict[str, float]:
 
 
 def evaluate(
-    model: nnx.Module, test: Sequence[IkSequence], config: ml_collections.ConfigDict
+    model: nnx.Module,
+    test: Sequence[IkSequence],
+    config: ml_collections.ConfigDict,
+    *,
+    flip_average: bool = False,
 ) -> dict[str, Any]:
-    """Dilated-net predictions on whole test sequences, IK and the metrics (see the module doc)."""
+    """Predictions on whole test sequences (the dilated net, or the transformer window by window),
+    IK and the metrics (see the module doc); ``flip_average``: of the test-time flip average."""
+    j = SKELETON.num_joints
+    flip = (SKELETON.spec(2), output_spec()) if flip_average else None
     if _arch(config.model) == "transformer":
-        frames, j = config.model.frames, SKELETON.num_joints
-        flat = lambda y: _flat(*split_outputs(y, j))  # noqa: E731
-        apply = tl.windowed_apply(model, SKELETON, frames=frames, output=flat)
+        frames = config.model.frames
+        net = runner.eval_function(model, lambda net, win: _flat(*split_outputs(net(win), j)), flip=flip)
         ev = config.get("eval", ml_collections.ConfigDict())
         kw = dict(chunk=ev.get("chunk", 16), batch_size=ev.get("batch_size", 16))
-    else:
-        model.eval()
-        graphdef, state = nnx.split(model)
-        frames, kw = math.prod(config.model.filter_widths), {}
 
         def apply(x: Array) -> Array:
-            return _flat(*_apply(nnx.merge(graphdef, state, copy=True), x, strided=False))
-
+            b, chunk = x.shape[0], x.shape[1] - frames + 1
+            win = jnp.stack([x[:, t : t + frames] for t in range(chunk)], axis=1)
+            return net(win.reshape(b * chunk, frames, x.shape[-1])).reshape(b, chunk, -1)
+    else:
+        frames, kw = math.prod(config.model.filter_widths), {}
+        apply = runner.eval_function(model, lambda net, x: _flat(*_apply(net, x, strided=False)), flip=flip)
     windows = PoseWindows([s.seq.pose_2d for s in test], receptive_field=frames, flatten=True)
-    preds, fps = lifting.predict(apply, windows, **kw)
+    preds, fps = runner.predict_sequences(apply, windows, **kw)
     return {**_ik_over(test, preds), "eval_frames_per_second": fps}
 
 
@@ -454,23 +444,17 @@ class IkTask(runner.Task):
             "twist_children": list(CHILDREN),
         }
 
-    def variants(self, config: ml_collections.ConfigDict) -> list[lifting.Variant]:
+    def variants(self, config: ml_collections.ConfigDict, data: IkData) -> list[Variant]:
         if _arch(config.model) == "transformer":
             return tl.transformer_variants(config.model, config.train.augment)
         return lifting.variants(config.model, config.train.augment)
 
-    def describe_variant(self, variant: lifting.Variant) -> dict[str, Any]:
-        return {
-            "name": variant.name,
-            "kind": variant.kind,
-            "arch": "transformer" if variant.name.startswith("transformer_") else "temporal",
-            "channels": variant.channels,
-            "activation": variant.activation,
-            "augment": variant.augment,
-        }
+    def describe_variant(self, variant: Variant) -> dict[str, Any]:
+        arch = variant.architecture or "temporal"  # "arch", "channels": older records' names
+        return {**variant.describe(), "architecture": arch, "arch": arch, "channels": variant.width}
 
     def setup(
-        self, variant: lifting.Variant, seed: int, data: IkData, config: ml_collections.ConfigDict
+        self, variant: Variant, seed: int, data: IkData, config: ml_collections.ConfigDict
     ) -> TrainingSetup:
         model = make_model(variant, config.model, seed)
         transformer = _arch(config.model) == "transformer"
@@ -481,26 +465,19 @@ class IkTask(runner.Task):
             receptive_field=m.frames if transformer else math.prod(m.filter_widths),
             flatten=True,
         )
-        bs = config.train.batch_size
-        steps = windows.num_batches(bs, drop_remainder=True)
-        if steps == 0:
-            raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
-        augment = _MirrorJointsAndTwists() if variant.augment else None
+        augment = (
+            MirrorAugment({"inputs": SKELETON.spec(2), "targets": output_spec()}) if variant.augment else None
+        )
+
+        window_batches, steps, _ = window_epochs(windows, config.train.batch_size, seed=seed, augment=augment)
+        n_src = source_tokens(m.tokens, m.frames, SKELETON.num_joints) if transformer else 0
 
         def batches(epoch: int) -> Any:
-            it = window_batches(
-                windows,
-                bs,
-                seed=seed,
-                epoch=epoch,
-                augment=augment,
-                process_index=jax.process_index(),
-                process_count=jax.process_count(),
-            )
             if not transformer:
-                return it
-            n_src = source_tokens(m.tokens, m.frames, SKELETON.num_joints)
-            return tl.keep_batches(it, seed=seed, epoch=epoch, tokens=n_src, keep_min=t.keep_min)
+                return window_batches(epoch)
+            return tl.keep_batches(
+                window_batches(epoch), seed=seed, epoch=epoch, tokens=n_src, keep_min=t.keep_min
+            )
 
         if transformer:  # the transformer task's recipe: Adam, warmup + 1/sqrt decay, no batch norm
             return TrainingSetup(
@@ -512,25 +489,23 @@ class IkTask(runner.Task):
                 t.epochs,
                 bn_momentum=None,
                 checkpoints_kept=max(3, config.eval.average_last),
+                average_last=config.eval.average_last,
             )
-        lr = optax.exponential_decay(
-            config.train.lr, transition_steps=config.train.lr_decay_steps, decay_rate=config.train.lr_decay
-        )
+        lr = decay_schedule(config.train, steps)
         return TrainingSetup(
             model, amsgrad_torch(lr), loss_fn(config.train.twist_weight), batches, steps, config.train.epochs
         )
 
-    def final_model(self, trainer: Trainer, config: ml_collections.ConfigDict) -> nnx.Module:
-        """Transformers: the average of the last ``eval.average_last`` checkpoints (as the
-        transformer lifting task); temporal nets: the trained one."""
-        if _arch(config.model) == "transformer":
-            return tl.TransformerLiftingTask.final_model(self, trainer, config)  # type: ignore[arg-type]
-        return trainer.model
-
     def evaluate(
-        self, model: nnx.Module, variant: lifting.Variant, data: IkData, config: ml_collections.ConfigDict
+        self,
+        model: nnx.Module,
+        variant: Variant,
+        data: IkData,
+        config: ml_collections.ConfigDict,
+        *,
+        flip_average: bool = False,
     ) -> dict[str, Any]:
-        return evaluate(model, data.test, config)
+        return evaluate(model, data.test, config, flip_average=flip_average)
 
     def extra_results(self, data: IkData, config: ml_collections.ConfigDict) -> dict[str, Any]:
         """IK on the true joints and twists: what the tree definition alone costs."""

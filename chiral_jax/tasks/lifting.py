@@ -1,54 +1,50 @@
-"""2D -> 3D pose lifting as a :class:`~chiral_jax.tasks.runner.Task`: chiral VideoPose3D nets
-against their dense baseline.
+"""2D -> 3D pose lifting: chiral VideoPose3D nets against their dense baseline, as a
+:class:`~chiral_jax.runner.Task`.
 
-``train_and_evaluate(config, workdir)`` is what ``experiments/lift3d.py`` runs: the shared runner
-trains every variant (chiral at equal width / equal parameters, per hidden-spec choice; the dense
-baseline with and without mirror augmentation) and seed on windows of the training sequences (the
-TFDS build of ``data.name``, fed through grain), evaluates the dilated model on whole test
-sequences (MPJPE, P-MPJPE, N-MPJPE, MPJVE, per action; the baseline also with test-time flip
-averaging) and writes ``workdir/results.json``, ``results.md`` and plots. ``run_sweep`` is the
-limited-data study (one run per training subset). ``model.trajectory=True`` adds VideoPose3D's
-trajectory model beside each pose net (:mod:`chiral_jax.tasks.lifting_trajectory`).
+``train_and_evaluate(config, workdir)`` is what ``experiments/lift3d.py`` runs: the runner trains
+the comparison (chiral at equal width / equal parameters, per hidden-spec choice; the dense
+baseline with mirror augmentation and, with ``model.baseline_without_augment``, without; flip
+averaging) and seeds on windows of the training sequences (the TFDS build of ``data.name``, fed
+through grain), and this task evaluates the dilated model on whole test sequences (MPJPE, P-MPJPE,
+N-MPJPE, MPJVE, per action and per subject x action). ``run_sweep`` is the limited-data study (one
+comparison per training subset). ``model.trajectory=True`` adds VideoPose3D's trajectory model
+beside each pose net (:mod:`chiral_jax.tasks.lifting_trajectory`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
-import optax
 from flax import nnx
 
-from chiral_jax import functional, metrics, skeletons, tying
-from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows, by_actions, by_fraction, by_subjects
-from chiral_jax.data.builders import load_splits
-from chiral_jax.data.device_windows import DeviceWindows, fits_on_device
-from chiral_jax.data.pipeline import window_batches
-from chiral_jax.data.registry import DATASETS
+from chiral_jax import functional, metrics, runner, skeletons, tying
+from chiral_jax.data import MirrorAugment, PoseSequence, PoseWindows
+from chiral_jax.data.lifting_data import LIFTING_DATASETS, load_lifting_splits
+from chiral_jax.data.training_batches import window_epochs
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
 from chiral_jax.models.trajectory import ROOT_SPEC, LifterWithTrajectory, with_root, with_root_spec
+from chiral_jax.runner import Column, TrainingSetup, Variant, machine_description, num_params
+from chiral_jax.runner.inference import predict_sequences as predict
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tasks import lifting_trajectory as traj
-from chiral_jax.tasks import runner
-from chiral_jax.tasks.runner import Column, TrainingSetup, machine_description, num_params
+from chiral_jax.tasks.lifting_reports import parse_sweep_entry, subject_action_markdown, sweep_points
 from chiral_jax.train import amsgrad_torch
+from chiral_jax.train.schedules import decay_schedule
 
 __all__ = [
     "LIFTING",
+    "LIFTING_DATASETS",
     "LIFTING_TRAJECTORY",
     "LiftingData",
     "LiftingTask",
     "Variant",
-    "by_subject_action",
     "compute_dtype",
     "dilated_apply",
     "evaluate",
@@ -64,111 +60,46 @@ __all__ = [
     "run_sweep",
     "subject_action_markdown",
     "subject_action_summary",
-    "sweep_table",
     "task_for",
     "train_and_evaluate",
     "variants",
 ]
 
 Array = jax.Array
-
-LIFTING_DATASETS = ("synthetic", "cmu_mocap", "h36m", "humaneva")
-
-
-# ---------------------------------------------------------------------------------- data
+SWEEP_METRICS = (("mpjpe_mm", "MPJPE (mm)"), ("p_mpjpe_mm", "P-MPJPE (mm)"))
+load_data = load_lifting_splits
+learning_rate = decay_schedule  # the VideoPose3D schedule's former name here
 
 
-def load_data(
-    data: ml_collections.ConfigDict,
-) -> tuple[list[PoseSequence], list[PoseSequence], skeletons.Skeleton]:
-    """Train and test sequences for ``data.name`` and the skeleton they use.
+def variants(
+    model: ml_collections.ConfigDict, augment: bool, skeleton: skeletons.Skeleton = skeletons.H36M
+) -> list[Variant]:
+    """The comparison of ``model.kind`` (:func:`~chiral_jax.runner.comparison_grid`): per entry of
+    ``model.hidden_specs`` (``plain`` with ``model.activation``, ``negated`` with
+    ``model.negated_activation``) the chiral net at ``model.width`` and at the baseline's
+    parameters; the baseline (``model.baseline_activation``)."""
+    options = [
+        {"hidden": h, "activation": model.activation if h == "plain" else model.negated_activation}
+        for h in model.get("hidden_specs", ("plain",))
+    ]
 
-    The sequences are read from the dataset's TFDS build in ``data.data_dir`` (TFDS's default
-    when empty), which is built from the user's files on first use.
+    def params(kind: str, width: int) -> int:
+        v = Variant("", kind, width, activation=model.get("baseline_activation", "relu"))
+        build = lambda: make_model(v, skeleton, filter_widths=tuple(model.filter_widths), dropout=0.0)  # noqa: E731
+        return num_params(nnx.eval_shape(build))
 
-    Keys: ``name`` (synthetic | cmu_mocap | h36m | humaneva), ``manual_dir``, ``data_dir``,
-    ``keypoints``, ``synthetic`` (generator options), ``subjects_train`` / ``subjects_test``
-    (empty: the dataset's standard split), ``train_fraction`` (of each training take's frames,
-    deterministic), ``actions`` (optional).
-    """
-    name = data.name
-    if name not in LIFTING_DATASETS:
-        raise ValueError(
-            f"data.name must be {', '.join(LIFTING_DATASETS[:-1])} or {LIFTING_DATASETS[-1]}, got {name!r}"
-        )
-    splits = load_splits(
-        name,
-        manual_dir=data.get("manual_dir") or None,
-        data_dir=data.get("data_dir") or None,
-        keypoints=data.get("keypoints") or "gt",
-        synthetic=dict(data.get("synthetic", {})),
-        manual_dir_key="--config.data.manual_dir",
+    grid = runner.comparison_grid(
+        model.kind,
+        model.width,
+        augment=augment,
+        equal_params=model.get("equal_params", True),
+        params=params,
+        multiple=2,
+        baseline_without_augment=model.get("baseline_without_augment", False),
+        chiral_options=options,
     )
-    every = splits["train"] + splits["test"]
-    train = by_subjects(every, data.subjects_train) if data.subjects_train else splits["train"]
-    test = by_subjects(every, data.subjects_test) if data.subjects_test else splits["test"]
-    if data.get("actions"):
-        train, test = by_actions(train, data.actions), by_actions(test, data.actions)
-    if data.train_fraction < 1.0:
-        train = by_fraction(train, data.train_fraction, seed=0)
-    if not train or not test:
-        raise ValueError(
-            f"{name}: empty split after filtering (train {len(train)}, test {len(test)} sequences); "
-            f"check data.subjects_train={tuple(data.subjects_train)}, "
-            f"data.subjects_test={tuple(data.subjects_test)}, data.train_fraction={data.train_fraction}"
-        )
-    return train, test, DATASETS[name].skeleton
-
-
-# ---------------------------------------------------------------------------------- models
-
-
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """One trained configuration.
-
-    Attributes:
-      name: directory and table name, e.g. ``chiral_relu_w256`` or ``baseline_aug``.
-      kind: ``"chiral"`` or ``"baseline"``.
-      channels: hidden width.
-      hidden: chiral hidden spec: ``"plain"`` (negation-free, any activation) or ``"negated"``.
-      activation: hidden activation.
-      augment: mirror augmentation while training (baseline only; a chiral net's loss is
-        mirror-invariant, so augmentation changes nothing but dropout draws).
-      matched: ``"width"`` or ``"params"`` (chiral width x sqrt2: the baseline's parameters).
-    """
-
-    name: str
-    kind: str
-    channels: int
-    hidden: str = "plain"
-    activation: str = "relu"
-    augment: bool = False
-    matched: str = "width"
-
-
-def variants(model: ml_collections.ConfigDict, augment: bool) -> list[Variant]:
-    """The variants ``model.kind`` asks for (chiral | baseline | both)."""
-    kinds = {"both": ("chiral", "baseline"), "chiral": ("chiral",), "baseline": ("baseline",)}
-    if model.kind not in kinds:
-        raise ValueError(f"model.kind must be chiral, baseline or both, got {model.kind!r}")
-    out: list[Variant] = []
-    c = model.channels
-    for kind in kinds[model.kind]:
-        if kind == "baseline":
-            augments = (True, False) if model.get("baseline_without_augment", False) else (augment,)
-            for aug in augments:
-                name = f"baseline_{'aug' if aug else 'noaug'}_w{c}"
-                out.append(Variant(name, "baseline", c, activation=model.baseline_activation, augment=aug))
-            continue
-        for hidden in model.hidden_specs:
-            act = model.activation if hidden == "plain" else model.negated_activation
-            widths = [("width", c)]
-            if model.get("equal_params", True):
-                widths.append(("params", 2 * round(c * math.sqrt(2) / 2)))
-            for matched, w in widths:
-                out.append(Variant(f"chiral_{hidden}_{act}_w{w}", "chiral", w, hidden, act, matched=matched))
-    return out
+    act = model.get("baseline_activation", "relu")
+    return [dataclasses.replace(v, activation=act) if v.kind == "baseline" else v for v in grid]
 
 
 def make_model(
@@ -216,8 +147,8 @@ def make_model(
 
     def net(out: ChiralSpec, rngs: nnx.Rngs) -> nnx.Module:
         if variant.kind == "baseline":
-            return TemporalModel(j * 2, out.size, channels=variant.channels, rngs=rngs, **kwargs)
-        hidden = ChiralSpec.hidden(variant.channels, negated=variant.hidden == "negated")
+            return TemporalModel(j * 2, out.size, channels=variant.width, rngs=rngs, **kwargs)
+        hidden = ChiralSpec.hidden(variant.width, negated=variant.hidden == "negated")
         return ChiralTemporalModel(skeleton.spec(2), out, channels=hidden, rngs=rngs, **kwargs)
 
     pose = net(skeleton.spec(3), nnx.Rngs(seed))
@@ -235,56 +166,6 @@ def compute_dtype(name: str) -> Any:
     return dtypes[name]
 
 
-# ---------------------------------------------------------------------------------- evaluation
-
-
-def _chunks(num_frames: int, chunk: int) -> list[int]:
-    """Start frames of fixed-length chunks covering ``num_frames`` (the last one moved back)."""
-    starts = list(range(0, max(num_frames - chunk, 0) + 1, chunk))
-    if starts[-1] + chunk < num_frames:
-        starts.append(num_frames - chunk)
-    return starts
-
-
-def predict(
-    apply: Callable[[Array], Array],
-    windows: PoseWindows,
-    *,
-    chunk: int = 64,
-    batch_size: int = 64,
-) -> tuple[list[np.ndarray], float]:
-    """Runs ``apply`` (the dilated net, (B, chunk + R - 1, Cin) -> (B, chunk, Cout)) over every
-    test sequence in fixed-size chunks (one compilation); returns per-sequence predictions
-    ``(T_i, Cout)`` and the frames per second of the prediction pass (after a warm-up)."""
-    r = windows.receptive_field
-    pieces: list[np.ndarray] = []
-    index: list[tuple[int, int]] = []  # (sequence, start frame)
-    lengths = []
-    for i, seq in enumerate(windows.sequences()):
-        x = seq["inputs"][0]  # (T + R - 1, Cin), edge-padded
-        t = x.shape[0] - r + 1
-        lengths.append(t)
-        if t < chunk:  # pad short sequences at the end; the extra outputs are dropped
-            x = np.concatenate([x, np.repeat(x[-1:], chunk - t, axis=0)])
-        for s in _chunks(max(t, chunk), chunk):
-            pieces.append(x[s : s + chunk + r - 1])
-            index.append((i, s))
-    inputs = np.stack(pieces)
-    pad = (-len(inputs)) % batch_size
-    inputs = np.concatenate([inputs, np.zeros((pad, *inputs.shape[1:]), inputs.dtype)])
-    jitted = jax.jit(apply)
-    jax.block_until_ready(jitted(inputs[:batch_size]))  # compile outside the timing
-    t0 = time.perf_counter()
-    outs = [np.asarray(jitted(inputs[b : b + batch_size])) for b in range(0, len(inputs), batch_size)]
-    seconds = time.perf_counter() - t0
-    out = np.concatenate(outs)
-    preds = [np.zeros((max(t, chunk), out.shape[-1]), np.float32) for t in lengths]
-    for (i, s), o in zip(index, out, strict=False):
-        preds[i][s : s + chunk] = o
-    frames = sum(lengths)
-    return [p[:t] for p, t in zip(preds, lengths, strict=True)], frames / seconds
-
-
 def dilated_apply(
     model: nnx.Module, skeleton: skeletons.Skeleton, *, flip_average: bool = False
 ) -> tuple[Callable[[Any, Array], Array], Any]:
@@ -299,11 +180,8 @@ def dilated_apply(
         spec_out = with_root_spec(spec_out)
 
     def apply(state: Any, x: Array) -> Array:
-        net = nnx.merge(graphdef, state, copy=True)
-        y = net(x, strided=False)
-        if flip_average:
-            y = 0.5 * (y + spec_out.transform(net(spec_in.transform(x), strided=False)))
-        return y
+        net = lambda x: nnx.merge(graphdef, state, copy=True)(x, strided=False)  # noqa: E731
+        return runner.flip_average(net, spec_in, spec_out)(x) if flip_average else net(x)
 
     return apply, state
 
@@ -342,124 +220,13 @@ def evaluate(
     if trajectory:
         preds, extra = traj.trajectory_metrics(preds, test, j)
     per_seq = [(p.reshape(-1, j, 3), s.pose_3d) for p, s in zip(preds, test, strict=True)]
-    pred_all = np.concatenate([p for p, _ in per_seq])
-    true_all = np.concatenate([t for _, t in per_seq])
-    frame_errors = [metrics.per_joint_errors(p, t).mean(axis=-1) * 1000 for p, t in per_seq]
-    return {
-        "mpjpe_mm": 1000 * metrics.mpjpe(pred_all, true_all),
-        "p_mpjpe_mm": 1000 * metrics.p_mpjpe(pred_all, true_all),
-        "n_mpjpe_mm": 1000 * metrics.n_mpjpe(pred_all, true_all),
-        "mpjve_mm": 1000
-        * float(
-            np.average(
-                [metrics.mpjve(p, t, axis=0) for p, t in per_seq], weights=[len(t) - 1 for _, t in per_seq]
-            )
-        ),
-        "per_action": metrics.aggregate_by_action(frame_errors, [s.action for s in test]),
-        "per_subject_action": by_subject_action(per_seq, test),
-        "eval_frames_per_second": fps,
-        **extra,
-    }
-
-
-def by_subject_action(
-    per_seq: Sequence[tuple[np.ndarray, np.ndarray]], test: Sequence[PoseSequence]
-) -> dict[str, dict[str, dict[str, float]]]:
-    """``{subject: {action type: {"mpjpe_mm", "p_mpjpe_mm", "frames"}}}`` of per-sequence
-    ``(predicted, true)`` pairs ((T, J, 3) metres), frames of every take, chunk and camera of one
-    action type pooled (VideoPose3D's ``--by-subject`` evaluation; the paper's HumanEva table)."""
-    sums: dict[tuple[str, str], list[float]] = {}
-    for (pred, true), seq in zip(per_seq, test, strict=True):
-        key = (seq.subject, metrics.action_type(seq.action))
-        acc = sums.setdefault(key, [0.0, 0.0, 0])
-        acc[0] += float(metrics.per_joint_errors(pred, true).mean(axis=-1).sum())
-        aligned = metrics.procrustes_align(pred, true)
-        acc[1] += float(metrics.per_joint_errors(aligned, true).mean(axis=-1).sum())
-        acc[2] += len(true)
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for (subject, action), (e, pe, n) in sorted(sums.items()):
-        out.setdefault(subject, {})[action] = {
-            "mpjpe_mm": 1000 * e / n,
-            "p_mpjpe_mm": 1000 * pe / n,
-            "frames": n,
-        }
-    return out
+    return {**metrics.lifting_metrics(per_seq, test), "eval_frames_per_second": fps, **extra}
 
 
 def subject_action_summary(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and standard deviation over seeds of each run's ``per_subject_action`` (and of its
-    ``tta`` entry, as a ``"<name> + TTA"`` row): ``[{"name", "seeds", "per_subject_action":
-    {subject: {action: {"mpjpe_mm", "mpjpe_mm_std", "p_mpjpe_mm", "p_mpjpe_mm_std"}}}}]``."""
-    rows = []
-    for name in dict.fromkeys(r["name"] for r in runs):
-        group = [r for r in runs if r["name"] == name]
-        for tta in (False, True):
-            src = [r["tta"] if tta else r for r in group if (not tta or "tta" in r)]
-            src = [r["per_subject_action"] for r in src if "per_subject_action" in r]
-            if not src:
-                continue
-            table: dict[str, dict[str, dict[str, float]]] = {}
-            for subject, actions in src[0].items():
-                for action in actions:
-                    cell = table.setdefault(subject, {}).setdefault(action, {})
-                    for k in ("mpjpe_mm", "p_mpjpe_mm"):
-                        vals = [r[subject][action][k] for r in src if action in r.get(subject, {})]
-                        cell[k], cell[k + "_std"] = float(np.mean(vals)), float(np.std(vals))
-            rows.append(
-                {"name": name + (" + TTA" if tta else ""), "seeds": len(src), "per_subject_action": table}
-            )
-    return rows
-
-
-def _short_subject(subject: str) -> str:
-    return subject.split("/")[-1]
-
-
-def subject_action_markdown(rows: Sequence[dict[str, Any]], actions: Sequence[str] = ()) -> str:
-    """The paper's HumanEva table layout: one row per model, columns action x subject (P-MPJPE,
-    then MPJPE, in mm; mean ± std over seeds). ``actions``: the configured action names (e.g.
-    ``Walk``) used as column labels for the action types they select (``Walking``)."""
-    if not rows:
-        return ""
-    cells = sorted({(a, s) for r in rows for s, acts in r["per_subject_action"].items() for a in acts})
-    order = {a: i for i, a in enumerate(dict.fromkeys(a for a, _ in cells))}
-
-    def label(action: str) -> str:
-        for a in actions:
-            if action == a or action.startswith(a):
-                return a
-        return action
-
-    def rank(action: str) -> tuple[int, str]:
-        names = [label(action)]
-        for i, a in enumerate(actions):
-            if names[0] == a:
-                return i, action
-        return len(actions) + order[action], action
-
-    cells.sort(key=lambda c: (rank(c[0]), _short_subject(c[1])))
-    header = " | ".join(f"{label(a)} {_short_subject(s)}" for a, s in cells)
-    out = []
-    for key, title in (("p_mpjpe_mm", "P-MPJPE (mm)"), ("mpjpe_mm", "MPJPE (mm)")):
-        out += ["", f"## {title} by subject and action", "", f"| model | {header} | average |"]
-        out.append("|---|" + "---|" * (len(cells) + 1))
-        for r in rows:
-            t = r["per_subject_action"]
-            vals, texts = [], []
-            for a, s in cells:
-                c = t.get(s, {}).get(a)
-                if c is None:
-                    texts.append("-")
-                    continue
-                vals.append(c[key])
-                std = f" ± {c[key + '_std']:.1f}" if r["seeds"] > 1 else ""
-                texts.append(f"{c[key]:.1f}{std}")
-            avg = f"{np.mean(vals):.1f}" if vals else "-"
-            out.append(f"| {r['name']} | " + " | ".join(texts) + f" | {avg} |")
-    return "\n".join(out) + "\n"
-
-
-# ---------------------------------------------------------------------------------- the task
+    """Mean and standard deviation over seeds of the runs' ``per_subject_action`` (and their flip
+    averages' as ``"<name> + TTA"`` rows): :func:`~chiral_jax.runner.summarize_breakdown`."""
+    return runner.summarize_breakdown(runs, "per_subject_action")
 
 
 def mpjpe_loss(num_joints: int) -> Callable[[nnx.Module, dict[str, Array]], tuple[Array, dict[str, Array]]]:
@@ -484,40 +251,6 @@ class LiftingData:
     skeleton: skeletons.Skeleton
 
 
-def learning_rate(train: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.Schedule:
-    """The learning-rate schedule of ``train.lr``, ``train.lr_decay`` and ``train.lr_decay_every``.
-
-    ``lr_decay_every``:
-
-    * ``"step"`` (the default, also when the key is absent): smooth decay by ``lr_decay`` per
-      ``lr_decay_steps`` steps, ``lr * lr_decay ** (step / lr_decay_steps)`` (VideoPose3D's
-      Human3.6M decay, expressed per step);
-    * ``"epoch"``: ``lr_decay`` once per epoch of ``steps_per_epoch`` steps, a staircase
-      (VideoPose3D's ``-lrd``, e.g. HumanEva-I's x0.996 per epoch);
-    * an integer N (or its digits as a string, as a command line gives it): ``lr_decay`` every N
-      steps, a staircase.
-    """
-    every = train.get("lr_decay_every", "step")
-    if every in ("step", "", None):
-        return optax.exponential_decay(
-            train.lr, transition_steps=train.lr_decay_steps, decay_rate=train.lr_decay
-        )
-    if every == "epoch":
-        steps = steps_per_epoch
-    else:
-        try:
-            steps = int(every)
-        except (TypeError, ValueError):
-            steps = 0
-        if steps <= 0 or str(every).strip() != str(steps):
-            raise ValueError(
-                f"train.lr_decay_every must be 'step', 'epoch' or a positive number of steps, got {every!r}"
-            )
-    return optax.exponential_decay(
-        train.lr, transition_steps=steps, decay_rate=train.lr_decay, staircase=True
-    )
-
-
 class LiftingTask(runner.Task):
     """2D -> 3D lifting with VideoPose3D's temporal conv nets (strided training, dilated testing).
 
@@ -536,6 +269,7 @@ class LiftingTask(runner.Task):
     )
     primary_metric = "mpjpe_mm"
     final_metrics = ("train_mpjpe_mm",)
+    breakdowns = ("per_subject_action",)
 
     def __init__(self, trajectory: bool = False) -> None:
         if trajectory:
@@ -554,19 +288,11 @@ class LiftingTask(runner.Task):
             "test_frames": sum(len(s.pose_3d) for s in data.test),
         }
 
-    def variants(self, config: ml_collections.ConfigDict) -> list[Variant]:
-        return variants(config.model, config.train.augment)
+    def variants(self, config: ml_collections.ConfigDict, data: LiftingData) -> list[Variant]:
+        return variants(config.model, config.train.augment, data.skeleton)
 
     def describe_variant(self, variant: Variant) -> dict[str, Any]:
-        return {
-            "name": variant.name,
-            "kind": variant.kind,
-            "hidden": variant.hidden if variant.kind == "chiral" else "dense",
-            "activation": variant.activation,
-            "channels": variant.channels,
-            "matched": variant.matched,
-            "augment": variant.augment,
-        }
+        return {**variant.describe(), "channels": variant.width}  # "channels": older records' name
 
     def model_metadata(
         self, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
@@ -627,26 +353,15 @@ class LiftingTask(runner.Task):
                 flatten=True,
                 with_intrinsics=False,
             )
-        bs = config.train.batch_size
-        steps = windows.num_batches(bs, drop_remainder=True)
-        if steps == 0:
-            raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
         augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk_out) if variant.augment else None
-
-        procs = dict(process_index=jax.process_index(), process_count=jax.process_count())
-        device_data = None
-        if config.data.get("device_resident", True) and fits_on_device(windows):
-            # The windows live on the devices; each step sends indices and flips (same batches).
-            device_data = DeviceWindows(windows, augment=augment)
-
-            def batches(epoch: int) -> Any:
-                return device_data.index_batches(bs, seed=seed, epoch=epoch, **procs)
-        else:
-
-            def batches(epoch: int) -> Any:
-                return window_batches(windows, bs, seed=seed, epoch=epoch, augment=augment, **procs)
-
-        lr = learning_rate(config.train, steps)
+        batches, steps, device_data = window_epochs(
+            windows,
+            config.train.batch_size,
+            seed=seed,
+            augment=augment,
+            device_resident=config.data.get("device_resident", True),
+        )
+        lr = decay_schedule(config.train, steps)
         return TrainingSetup(
             model,
             amsgrad_torch(lr),
@@ -658,20 +373,23 @@ class LiftingTask(runner.Task):
         )
 
     def evaluate(
-        self, model: nnx.Module, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
+        self,
+        model: nnx.Module,
+        variant: Variant,
+        data: LiftingData,
+        config: ml_collections.ConfigDict,
+        *,
+        flip_average: bool = False,
     ) -> dict[str, Any]:
-        kwargs = dict(
+        return evaluate(
+            model,
+            data.test,
+            data.skeleton,
             receptive_field=math.prod(config.model.filter_widths),
             causal=config.model.causal,
             trajectory=bool(config.model.get("trajectory", False)),
+            flip_average=flip_average,
         )
-        out = evaluate(model, data.test, data.skeleton, **kwargs)
-        if variant.kind == "baseline" and config.eval.test_time_augmentation:
-            out["tta"] = evaluate(model, data.test, data.skeleton, flip_average=True, **kwargs)
-        return out
-
-    def extra_summary(self, runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        return {"summary_by_subject_action": subject_action_summary(runs)}
 
     def extra_markdown(self, results: dict[str, Any]) -> str:
         actions = results.get("config", {}).get("data", {}).get("actions", ())
@@ -698,112 +416,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
 
 def results_table(results: dict[str, Any]) -> str:
-    """The ``results.md`` table of a lifting run (with the trajectory columns when the head was on)."""
-    task = task_for(results.get("config", {}))
-    return runner.results_table(results, task.columns, task.title(results))
-
-
-# ---------------------------------------------------------------------------------- limited data
-
-
-def parse_sweep_entry(entry: str) -> tuple[tuple[str, ...], float]:
-    """``"S1:0.01"`` -> (("S1",), 0.01); ``"S1,S5,S6"`` -> (("S1", "S5", "S6"), 1.0)."""
-    subjects, _, fraction = entry.partition(":")
-    names = tuple(s.strip() for s in subjects.split(",") if s.strip())
-    try:
-        value = float(fraction) if fraction else 1.0
-    except ValueError:
-        raise ValueError(
-            f"sweep entry {entry!r}: expected 'S1,S5:0.1' (subjects, optional fraction)"
-        ) from None
-    if not names or not 0.0 < value <= 1.0:
-        raise ValueError(f"sweep entry {entry!r}: expected subjects and a fraction in (0, 1]")
-    return names, value
+    """The ``results.md`` of a lifting run (with the trajectory columns when the head was on)."""
+    return runner.report(task_for(results.get("config", {})), results)
 
 
 def run_sweep(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-    """The limited-data study: one :func:`train_and_evaluate` per ``config.sweep`` entry (training
-    subjects and fraction) in ``workdir/<entry>`` (each with the runner's results.json / results.md,
-    resumable); writes ``sweep.json`` (one point per entry and summary row: training frames, MPJPE
-    and P-MPJPE mean and std over seeds), ``sweep.md`` (error per entry and model) and
-    ``sweep.png`` (error against training frames: one line per model, e.g. chiral, baseline and
-    baseline + TTA)."""
-    points = []
-    for entry in config.sweep:
-        subjects, fraction = parse_sweep_entry(entry)
-        sub = ml_collections.ConfigDict(config.to_dict())
-        sub.sweep = ()
-        sub.data.subjects_train = subjects
-        sub.data.train_fraction = fraction
-        name = "+".join(subjects) + f"_{fraction:g}"
-        results = train_and_evaluate(sub, os.path.join(workdir, name))
-        for row in results["summary"]:
-            points.append({"entry": entry, "train_frames": results["data"]["train_frames"], **row})
-    out = {"machine": machine_description(), "entries": list(config.sweep), "points": points}
-    with open(os.path.join(workdir, "sweep.json"), "w") as f:
-        json.dump(out, f, indent=1)
-    with open(os.path.join(workdir, "sweep.md"), "w") as f:
-        f.write(sweep_table(out))
-    _plot_sweep(points, os.path.join(workdir, "sweep.png"))
-    return out
+    """The limited-data study: one comparison per ``config.sweep`` entry (training subjects and
+    fraction, :func:`~chiral_jax.tasks.lifting_reports.parse_sweep_entry`) in
+    ``workdir/<subjects>_<fraction>``; writes ``sweep.json``, ``sweep.md`` and ``sweep.png``
+    (:func:`~chiral_jax.runner.sweep`: MPJPE and P-MPJPE against training frames, one line per model)."""
+    os.makedirs(workdir, exist_ok=True)
+    points = sweep_points(config.sweep)
+    return runner.sweep(
+        task_for(config), config, workdir, points, x_key="train_frames", metrics=SWEEP_METRICS
+    )
 
 
 def sweep_table(sweep: dict[str, Any]) -> str:
-    """``sweep.md``: per metric, one row per entry (training data, frames) and one column per model
-    (mean ± std over seeds, in mm)."""
-    points = sweep["points"]
-    names = list(dict.fromkeys(p["name"] for p in points))
-    entries = list(dict.fromkeys(p["entry"] for p in points))
-    by = {(p["entry"], p["name"]): p for p in points}
-    lines = [f"Machine: {sweep['machine']}", ""]
-    for key, title in (("mpjpe_mm", "MPJPE (mm)"), ("p_mpjpe_mm", "P-MPJPE (mm)")):
-        lines += [f"## Test {title} against training data", ""]
-        lines += [
-            "| training data | frames | " + " | ".join(names) + " |",
-            "|---|---:|" + "---|" * len(names),
-        ]
-        for e in entries:
-            cells = []
-            for n in names:
-                p = by.get((e, n))
-                if p is None or key not in p:
-                    cells.append("-")
-                    continue
-                std = f" ± {p[key + '_std']:.1f}" if p["seeds"] > 1 else ""
-                cells.append(f"{p[key]:.1f}{std}")
-            frames = next(p["train_frames"] for p in points if p["entry"] == e)
-            lines.append(f"| {e} | {frames:,} | " + " | ".join(cells) + " |")
-        lines.append("")
-    seeds = max((p["seeds"] for p in points), default=0)
-    lines.append(f"Seeds per point: {seeds} (± is the standard deviation over seeds).")
-    return "\n".join(lines) + "\n"
-
-
-def _plot_sweep(points: Sequence[dict[str, Any]], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, key, title in zip(axes, ("mpjpe_mm", "p_mpjpe_mm"), ("MPJPE", "P-MPJPE"), strict=True):
-        for name in dict.fromkeys(p["name"] for p in points):
-            rows = sorted(
-                (p for p in points if p["name"] == name and key in p), key=lambda p: p["train_frames"]
-            )
-            x = [p["train_frames"] for p in rows]
-            y = np.array([p[key] for p in rows])
-            err = np.array([p.get(key + "_std", 0.0) for p in rows])
-            style = "--" if name.endswith("+ TTA") else "-"
-            ax.errorbar(x, y, yerr=err, marker="o", linestyle=style, capsize=3, label=name)
-        ax.set_xscale("log")
-        ticks = {p["train_frames"]: p["entry"] for p in points}  # label each point with its entry
-        ax.set_xticks(list(ticks), [f"{e}\n{f:,}" for f, e in ticks.items()], fontsize=7)
-        ax.minorticks_off()
-        ax.set_xlabel("training data and frames (log)")
-        ax.set_ylabel(f"test {title} (mm, mean ± std over seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    """``sweep.md`` of a limited-data study."""
+    return runner.sweep_table(sweep, SWEEP_METRICS)

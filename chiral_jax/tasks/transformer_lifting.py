@@ -3,7 +3,7 @@
 
 The lifting task (:class:`~chiral_jax.tasks.lifting.LiftingTask`: data, variants x seeds, metrics,
 ``results.json`` in the lifting format, so temporal conv nets and transformers share one table) with
-the transformer recipe of the seed:
+the transformer recipe of HybrIK-Transformer (Oreshkin):
 
 * Adam with a linear warmup to ``train.lr`` over ``train.warmup_steps`` steps, then an
   inverse-square-root decay (optax schedules joined by ``optax.join_schedules``);
@@ -32,19 +32,14 @@ import numpy as np
 import optax
 from flax import nnx
 
-from chiral_jax import skeletons
+from chiral_jax import runner, skeletons
 from chiral_jax.data import MirrorAugment, PoseWindows
-from chiral_jax.data.pipeline import window_batches
-from chiral_jax.models.transformer import (
-    ChiralTransformerLifter,
-    TransformerLifter,
-    equal_params_width,
-    source_tokens,
-)
-from chiral_jax.tasks import lifting, runner
-from chiral_jax.tasks.lifting import LiftingData, LiftingTask, Variant
-from chiral_jax.tasks.runner import TrainingSetup
-from chiral_jax.train import Trainer, average_checkpoints
+from chiral_jax.data.training_batches import window_epochs
+from chiral_jax.models.transformer import ChiralTransformerLifter, TransformerLifter, source_tokens
+from chiral_jax.runner import TrainingSetup, Variant
+from chiral_jax.tasks import lifting
+from chiral_jax.tasks.lifting import LiftingData, LiftingTask
+from chiral_jax.train.schedules import inverse_sqrt_schedule
 
 __all__ = [
     "TRANSFORMER_LIFTING",
@@ -59,21 +54,6 @@ __all__ = [
 ]
 
 Array = jax.Array
-
-
-def inverse_sqrt_schedule(peak: float, warmup_steps: int) -> optax.Schedule:
-    """Linear warmup from 0 to ``peak`` over ``warmup_steps``, then ``peak * sqrt(warmup / step)``.
-
-    optax has the warmup (``linear_schedule``) and the joining (``join_schedules``); the
-    inverse-square-root piece is one line (optax has no such schedule).
-    """
-    w = max(int(warmup_steps), 1)
-    warmup = optax.linear_schedule(0.0, peak, w)
-
-    def decay(step: Any) -> Any:  # join_schedules passes steps counted from the boundary
-        return peak * jnp.sqrt(w / (jnp.asarray(step, jnp.float32) + w))
-
-    return optax.join_schedules([warmup, decay], [w])
 
 
 def draw_keep(rng: np.random.Generator, batch: int, tokens: int, keep_min: float) -> np.ndarray:
@@ -101,25 +81,26 @@ def keep_batches(
         yield {"inputs": batch["inputs"], "targets": batch["targets"], "keep": keep}
 
 
-def transformer_variants(model: ml_collections.ConfigDict, augment: bool) -> list[Variant]:
-    """The variants ``model.kind`` asks for (chiral | baseline | both); ``channels`` is the width."""
-    kinds = {"both": ("chiral", "baseline"), "chiral": ("chiral",), "baseline": ("baseline",)}
-    if model.kind not in kinds:
-        raise ValueError(f"model.kind must be chiral, baseline or both, got {model.kind!r}")
-    w, out = model.width, []
-    for kind in kinds[model.kind]:
-        if kind == "baseline":
-            augments = (True, False) if model.get("baseline_without_augment", False) else (augment,)
-            for aug in augments:
-                name = f"transformer_baseline_{'aug' if aug else 'noaug'}_w{w}"
-                out.append(Variant(name, "baseline", w, hidden="dense", augment=aug))
-            continue
-        widths = [("width", w)]
-        if model.get("equal_params", True):
-            widths.append(("params", equal_params_width(w, model.heads)))
-        for matched, width in widths:
-            out.append(Variant(f"transformer_chiral_w{width}", "chiral", width, matched=matched))
-    return out
+def transformer_variants(
+    model: ml_collections.ConfigDict, augment: bool, skeleton: skeletons.Skeleton = skeletons.H36M
+) -> list[Variant]:
+    """The comparison of ``model.kind`` at ``model.width`` (:func:`~chiral_jax.runner.comparison_grid`;
+    chiral widths are multiples of ``2 * model.heads``)."""
+
+    def params(kind: str, width: int) -> int:
+        build = lambda: make_transformer(Variant("", kind, width), skeleton, model)  # noqa: E731
+        return runner.num_params(nnx.eval_shape(build))
+
+    return runner.comparison_grid(
+        model.kind,
+        model.width,
+        augment=augment,
+        equal_params=model.get("equal_params", True),
+        params=params,
+        multiple=2 * model.heads,
+        baseline_without_augment=model.get("baseline_without_augment", False),
+        architecture="transformer",
+    )
 
 
 def make_transformer(
@@ -135,9 +116,9 @@ def make_transformer(
     kw = dict(
         twist=twist,
         frames=model.frames,
-        layers=model.layers,
+        layers=model.num_layers,
         heads=model.heads,
-        width=variant.channels,
+        width=variant.width,
         ffn_layers=model.get("ffn_layers", 3),
         dropout=model.dropout,
         tokens=model.tokens,
@@ -165,18 +146,15 @@ def windowed_apply(
     """
     if flip_average and output is not None:
         raise ValueError("windowed_apply: flip_average averages joint outputs; pass output=None")
-    model.eval()
-    graphdef, state = nnx.split(model)
-    spec_in, spec_out = skeleton.spec(2), skeleton.spec(3)
+    flip = (skeleton.spec(2), skeleton.spec(3)) if flip_average else None
+    net = runner.eval_function(
+        model, lambda net, win: net(win) if output is None else output(net(win)), flip=flip
+    )
 
     def apply(x: Array) -> Array:
-        net = nnx.merge(graphdef, state, copy=True)
         b, chunk = x.shape[0], x.shape[1] - frames + 1
         win = jnp.stack([x[:, t : t + frames] for t in range(chunk)], axis=1)
-        win = win.reshape(b * chunk, frames, x.shape[-1])
-        y = net(win) if output is None else output(net(win))
-        if flip_average:
-            y = 0.5 * (y + spec_out.transform(net(spec_in.transform(win))))
+        y = net(win.reshape(b * chunk, frames, x.shape[-1]))
         return y.reshape(b, chunk, y.shape[-1])
 
     return apply
@@ -187,11 +165,8 @@ class TransformerLiftingTask(LiftingTask):
 
     name = "Transformer lifting"
 
-    def variants(self, config: ml_collections.ConfigDict) -> list[Variant]:
-        return transformer_variants(config.model, config.train.augment)
-
-    def describe_variant(self, variant: Variant) -> dict[str, Any]:
-        return {**super().describe_variant(variant), "architecture": "transformer"}
+    def variants(self, config: ml_collections.ConfigDict, data: LiftingData) -> list[Variant]:
+        return transformer_variants(config.model, config.train.augment, data.skeleton)
 
     def setup(
         self, variant: Variant, seed: int, data: LiftingData, config: ml_collections.ConfigDict
@@ -203,24 +178,13 @@ class TransformerLiftingTask(LiftingTask):
         windows = PoseWindows.from_sequences(
             data.train, receptive_field=m.frames, flatten=True, with_intrinsics=False
         )
-        bs = t.batch_size
-        steps = windows.num_batches(bs, drop_remainder=True)
-        if steps == 0:
-            raise ValueError(f"{len(windows)} training windows: fewer than one batch of {bs}")
         sk = data.skeleton
         augment = MirrorAugment(0.5, skeleton_in=sk, skeleton_out=sk) if variant.augment else None
+        window_batches, steps, _ = window_epochs(windows, t.batch_size, seed=seed, augment=augment)
         n_src = source_tokens(m.tokens, m.frames, sk.num_joints)
 
         def batches(epoch: int) -> Iterator[dict[str, Any]]:
-            it = window_batches(
-                windows,
-                bs,
-                seed=seed,
-                epoch=epoch,
-                augment=augment,
-                process_index=jax.process_index(),
-                process_count=jax.process_count(),
-            )
+            it = window_batches(epoch)
             yield from keep_batches(it, seed=seed, epoch=epoch, tokens=n_src, keep_min=t.keep_min)
 
         j = sk.num_joints
@@ -240,36 +204,28 @@ class TransformerLiftingTask(LiftingTask):
             t.epochs,
             bn_momentum=None,
             checkpoints_kept=max(3, config.eval.average_last),
+            average_last=config.eval.average_last,
         )
 
-    def final_model(self, trainer: Trainer, config: ml_collections.ConfigDict) -> nnx.Module:
-        """The average of the last ``eval.average_last`` checkpoints' weights."""
-        target = nnx.to_pure_dict(trainer.state)
-        epochs, mean = average_checkpoints(trainer.checkpointer, target, config.eval.average_last)
-        state = trainer.state
-        nnx.replace_by_pure_dict(state, mean)
-        model, _ = nnx.merge(trainer.graphdef, state)
-        self._averaged = epochs
-        return model
-
     def evaluate(
-        self, model: nnx.Module, variant: Variant, data: LiftingData, config: ml_collections.ConfigDict
+        self,
+        model: nnx.Module,
+        variant: Variant,
+        data: LiftingData,
+        config: ml_collections.ConfigDict,
+        *,
+        flip_average: bool = False,
     ) -> dict[str, Any]:
-        frames = config.model.frames
-        chunk = config.eval.get("chunk", 16)
-        kw = dict(receptive_field=frames, chunk=chunk, batch_size=config.eval.get("batch_size", 16))
-        run = lambda flip: lifting.evaluate(  # noqa: E731
+        frames, ev = config.model.frames, config.eval
+        return lifting.evaluate(
             model,
             data.test,
             data.skeleton,
-            windowed_apply=windowed_apply(model, data.skeleton, frames=frames, flip_average=flip),
-            **kw,
+            windowed_apply=windowed_apply(model, data.skeleton, frames=frames, flip_average=flip_average),
+            receptive_field=frames,
+            chunk=ev.get("chunk", 16),
+            batch_size=ev.get("batch_size", 16),
         )
-        out = run(False)
-        out["averaged_epochs"] = list(getattr(self, "_averaged", []))
-        if variant.kind == "baseline" and config.eval.test_time_augmentation:
-            out["tta"] = run(True)
-        return out
 
     def title(self, results: dict[str, Any]) -> str:
         return "Transformer " + super().title(results)

@@ -51,10 +51,11 @@ def get_config() -> ml_collections.ConfigDict:
 
     c.model = ml_collections.ConfigDict()
     c.model.kind = "both"  # chiral | baseline | both
-    c.model.widths = (16, 16, 16, 16, 32, 32, 32, 64, 64, 64)  # ST-GCN's / 4
+    c.model.width = (16, 16, 16, 16, 32, 32, 32, 64, 64, 64)  # ST-GCN's / 4
     c.model.invariance_layer = 4  # the chiral net's invariance layer follows this many layers
     c.model.invariance_mode = "abs_pairs"  # abs_pairs | abs | square
     c.model.equal_params = True  # also train the chiral net at the baseline's parameter count
+    c.model.baseline_without_augment = True  # also the baseline without mirror augmentation
     c.model.kernel_size = 9
     c.model.dropout = 0.5
     c.model.motion = False  # also feed each joint's frame-to-frame change (models.motion_features)
@@ -69,9 +70,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.lr_steps = (30, 36)  # epochs after which the learning rate is multiplied by 0.1
     c.train.momentum = 0.9  # Nesterov
     c.train.weight_decay = 1e-4
-    c.train.augment = True  # also train the baseline with mirror augmentation
+    c.train.augment = True  # a baseline trained with mirror augmentation
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.test_time_augmentation = True  # baselines: also average the logits of clip and mirror
+    c.eval.flip_average = True  # baselines: also average the logits of clip and mirror
     c.eval.batch_size = 256
     return c

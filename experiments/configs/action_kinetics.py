@@ -27,7 +27,7 @@ def get_config():
     c.data.frames = 300
     c.data.train_window = 150
     c.data.frame_step = 1
-    c.model.widths = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
+    c.model.width = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
     c.train.epochs = 50
     c.train.lr_steps = (20, 30, 40)
     c.train.batch_size = 256

@@ -35,7 +35,7 @@ def get_config():
     c.data.augment.update(
         rotation_deg=0.0, scale=(0.8, 1.2), translation=0.0, coords=3, vertical_rotation=0.5, vertical_axis=1
     )
-    c.model.widths = (32, 32, 32, 32, 64, 64, 64, 128, 128, 128)
+    c.model.width = (32, 32, 32, 32, 64, 64, 64, 128, 128, 128)
     c.model.dropout = 0.2
     c.train.batch_size = 16
     c.train.epochs = 60

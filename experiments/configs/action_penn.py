@@ -25,7 +25,7 @@ def get_config():
     c.data.name = "penn_action"
     c.data.frames = 64
     c.data.train_window = 0  # whole (resampled) videos
-    c.model.widths = (32, 32, 32, 32, 64, 64, 64, 128, 128, 128)
+    c.model.width = (32, 32, 32, 32, 64, 64, 64, 128, 128, 128)
     c.train.batch_size = 16
     c.train.epochs = 40
     c.train.lr_steps = (27, 34)

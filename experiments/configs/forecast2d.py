@@ -47,13 +47,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict()
     c.model.kind = "both"  # chiral | baseline | both
     c.model.cell = "lstm"  # lstm | gru
-    c.model.hidden = 64
-    c.model.layers = 2
+    c.model.width = 64
+    c.model.num_layers = 2
     c.model.dropout = 0.0  # between stacked layers
     c.model.velocity = "encoder"  # initial | frame | encoder: what the velocity input holds (seq2seq.py)
     c.model.zero_head = True  # zero-initialized read-out: the untrained net forecasts zero velocity
     c.model.normalize = True  # centre and scale the poses inside the model
     c.model.equal_params = True  # also train the chiral net at the baseline's parameter count
+    c.model.baseline_without_augment = True  # also the baseline without mirror augmentation
 
     c.train = ml_collections.ConfigDict()
     c.train.epochs = 8
@@ -64,8 +65,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.loss = "welsch"  # mse | l1 | dist | welsch (a smooth PCK), over the visible target joints
     c.train.clip_norm = 1.0  # global gradient norm (recurrent nets)
     c.train.teacher_forcing = 0.0  # probability per sample and step of feeding the true pose back
-    c.train.augment = True  # also train the baseline with mirror augmentation
+    c.train.augment = True  # a baseline trained with mirror augmentation
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.test_time_augmentation = True
+    c.eval.flip_average = True
     return c

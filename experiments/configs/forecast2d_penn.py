@@ -26,6 +26,6 @@ def get_config():
     c.data.name = "penn_action"
     c.data.manual_dir = ""  # Penn_Action/ (or its labels/ folder): set on the command line
     c.data.train_fraction = 0.5  # of 87,543 samples (one per frame): 171 steps of 256 per epoch
-    c.model.hidden = 128
+    c.model.width = 128
     c.train.epochs = 4  # 684 steps; 548 steps gave 51.5 on validation (docs/forecasting.md)
     return c

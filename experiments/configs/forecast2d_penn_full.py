@@ -13,7 +13,7 @@ from chiral_jax.tasks.configs import load_sibling_config
 def get_config():
     c = load_sibling_config(__file__, "forecast2d_penn.py")
     c.data.train_fraction = 1.0
-    c.model.hidden = 1024
+    c.model.width = 1024
     c.train.epochs = 20
     c.train.batch_size = 256
     return c

@@ -15,7 +15,7 @@ Result:   test errors over 2 seeds (synthetic), init = torch: chiral width 128 M
 The default trains on the built-in synthetic generator, whose joint-angle motions give exact joint
 rotations of the H36M-17 tree (no files needed); ``data.name=cmu_mocap`` reads the AMC rotations of
 the CMU subject folders you pass as ``data.manual_dir`` (subjects 02 train / 03 test by default).
-``model.arch`` picks the lifter ("temporal"; "transformer": see ``ik_cmu_transformer.py``).
+``model.architecture`` picks the lifter ("temporal"; "transformer": see ``ik_cmu_transformer.py``).
 """
 
 import ml_collections
@@ -37,10 +37,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.synthetic = ml_collections.ConfigDict({"seed": 0})  # the lifting default's set
 
     c.model = ml_collections.ConfigDict()
-    c.model.arch = "temporal"  # temporal | transformer (its keys: ik_cmu_transformer.py)
+    c.model.architecture = "temporal"  # temporal | transformer (its keys: ik_cmu_transformer.py)
     c.model.kind = "both"  # chiral | baseline | both
     c.model.filter_widths = (3, 3, 3)  # 27 frames
-    c.model.channels = 128
+    c.model.width = 128
     c.model.dropout = 0.25
     # Weight init: torch (PyTorch's Conv1d default, VideoPose3D's recipe) | lecun (Flax's default).
     c.model.init = "torch"

@@ -1,8 +1,8 @@
 """Lifting to joints + twists with transformer lifters (plain and chiral, twist tokens), then IK.
 
 Every key of ``ik_cmu.py`` (data, train; the temporal-conv keys of ``model`` are unused) with
-``model.arch = "transformer"`` and the transformer lifting config's keys: ``model.frames``
-(window, odd; the centre frame is lifted), ``model.layers``, ``model.heads``, ``model.width``,
+``model.architecture = "transformer"`` and the transformer lifting config's keys: ``model.frames``
+(window, odd; the centre frame is lifted), ``model.num_layers``, ``model.heads``, ``model.width``,
 ``model.ffn_layers``, ``model.tokens`` (joint | frame), ``train.warmup_steps``, ``train.keep_min``,
 ``eval.average_last``. ``train.lr`` is the peak learning rate.
 
@@ -27,7 +27,7 @@ from chiral_jax.tasks.configs import load_sibling_config
 
 def get_config():
     c = load_sibling_config(__file__, "ik_cmu.py")
-    c.model.arch = "transformer"
+    c.model.architecture = "transformer"
     # A quarter of ik_cmu.py's synthetic frames (one camera per subject instead of four) for CPU.
     c.data.synthetic = ml_collections.ConfigDict({"seed": 0, "num_cameras": 1})
     # The transformer lifting default's recipe (transformer_lift.py, read from there so the two stay
@@ -35,7 +35,7 @@ def get_config():
     # net, a short warmup to a high peak lr. The former joint-token form (3 frames x 17 joints, width
     # 32) was at 212 mm after 3 epochs.
     recipe = load_sibling_config(__file__, "transformer_lift.py")
-    for key in ("frames", "layers", "heads", "width", "tokens", "ffn_layers", "dropout"):
+    for key in ("frames", "num_layers", "heads", "width", "tokens", "ffn_layers", "dropout"):
         c.model[key] = recipe.model[key]
     for key in ("batch_size", "lr", "warmup_steps", "keep_min", "checkpoint_every_seconds"):
         c.train[key] = recipe.train[key]

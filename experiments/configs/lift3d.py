@@ -36,7 +36,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict()
     c.model.kind = "both"  # chiral | baseline | both
     c.model.filter_widths = (3, 3, 3)  # 27 frames
-    c.model.channels = 128
+    c.model.width = 128
     c.model.dropout = 0.25
     # Weight init: torch (PyTorch's Conv1d default, VideoPose3D's recipe) | lecun (Flax's default).
     c.model.init = "torch"
@@ -78,5 +78,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.sweep = ()
 
     c.eval = ml_collections.ConfigDict()
-    c.eval.test_time_augmentation = True
+    c.eval.flip_average = True
     return c

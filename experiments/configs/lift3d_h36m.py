@@ -19,7 +19,7 @@ def get_config():
     c.data.subjects_train = ("S1", "S5", "S6", "S7", "S8")
     c.data.subjects_test = ("S9", "S11")
     c.model.filter_widths = (3, 3, 3, 3, 3)
-    c.model.channels = 1024
+    c.model.width = 1024
     c.train.batch_size = 1024
     c.train.epochs = 80
     c.num_seeds = 3

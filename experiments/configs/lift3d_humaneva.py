@@ -33,7 +33,7 @@ def get_config():
     c.data.subjects_test = ("Validate/S1", "Validate/S2", "Validate/S3")
     c.data.actions = ("Walk", "Jog", "Box")  # VideoPose3D's -a: "Walk" selects "Walking 1 chunk0", ...
     c.model.filter_widths = (3, 3, 3)  # 27 frames
-    c.model.channels = 1024
+    c.model.width = 1024
     c.train.batch_size = 128
     c.train.epochs = 1000
     c.train.lr = 5e-4

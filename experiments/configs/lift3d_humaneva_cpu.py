@@ -25,7 +25,7 @@ EPOCHS = 100
 
 def get_config():
     c = load_sibling_config(__file__, "lift3d_humaneva.py")
-    c.model.channels = 256
+    c.model.width = 256
     c.train.epochs = EPOCHS
     c.train.lr_decay = 0.996 ** (1000 / EPOCHS)  # the recipe's total decay over fewer epochs
     c.num_seeds = 1

@@ -31,11 +31,11 @@ def get_config():
     c.data.subjects_test = ("S9", "S11")
     c.sweep = ("S1:0.001", "S1:0.01", "S1:0.05", "S1:0.1", "S1:0.5", "S1", "S1,S5", "S1,S5,S6")
     c.model.kind = "both"
-    c.model.channels = 1024
+    c.model.width = 1024
     c.model.hidden_specs = ("plain",)
     c.model.equal_params = False  # chiral once, at the baseline's width
     c.model.baseline_without_augment = False  # baseline once (with mirror augmentation)
-    c.eval.test_time_augmentation = True  # ... and with flip averaging
+    c.eval.flip_average = True  # ... and with flip averaging
     c.train.batch_size = 64
     c.train.epochs = 80
     c.train.lr_decay_every = "epoch"

@@ -21,7 +21,7 @@ from chiral_jax.tasks.configs import load_sibling_config
 def get_config():
     c = load_sibling_config(__file__, "lift3d_limited.py")
     c.sweep = ("S1:0.01", "S1:0.05", "S1:0.1")
-    c.model.channels = 256
+    c.model.width = 256
     c.train.epochs = 40
     c.num_seeds = 1
     return c

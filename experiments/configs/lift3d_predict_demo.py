@@ -21,7 +21,7 @@ def get_config() -> ml_collections.ConfigDict:
         {"seed": 0, "num_subjects": 4, "num_test_subjects": 1, "num_cameras": 2}
     )
     c.model.kind = "chiral"
-    c.model.channels = 128
+    c.model.width = 128
     c.model.dropout = 0.1
     # The rendering in docs/predict.md was made with Flax's init; pinned so that it reproduces.
     c.model.init = "lecun"
@@ -30,5 +30,5 @@ def get_config() -> ml_collections.ConfigDict:
     c.train.batch_size = 128
     c.train.lr = 3e-3
     c.train.lr_decay_steps = 200
-    c.eval.test_time_augmentation = False
+    c.eval.flip_average = False
     return c

@@ -1,7 +1,7 @@
 """Default transformer lifting config: the built-in synthetic set, chiral vs plain transformer.
 
 Every key of ``lift3d.py`` (data, train, eval; the temporal-conv keys of ``model`` are unused),
-plus the transformer's: ``model.frames`` (window, odd), ``model.layers``, ``model.heads``,
+plus the transformer's: ``model.frames`` (window, odd), ``model.num_layers``, ``model.heads``,
 ``model.width``, ``model.tokens`` (joint | frame), ``model.ffn_layers``, ``train.warmup_steps``,
 ``train.keep_min``, ``eval.average_last``, ``eval.chunk`` and ``eval.batch_size``. ``train.lr``
 is the peak learning rate.
@@ -32,7 +32,7 @@ def get_config():
     # test subjects is still evaluated), a short warmup to a high peak learning rate.
     c.data.train_fraction = 0.1
     c.model.frames = 9
-    c.model.layers = 2
+    c.model.num_layers = 2
     c.model.heads = 4
     c.model.width = 64
     c.model.tokens = "frame"  # joint | frame

@@ -48,6 +48,7 @@ from chiral_jax.runner.progress import JobProgress
 from chiral_jax.runner.report import Column, plot_summary, results_table
 from chiral_jax.runner.summary import summarize, summarize_breakdown
 from chiral_jax.runner.variants import Variant
+from chiral_jax.runner.vocabulary import canonical_config
 from chiral_jax.train import Trainer, average_checkpoints, read_metrics
 
 __all__ = [
@@ -175,8 +176,8 @@ class Task(abc.ABC):
 
 def flip_average_enabled(config: ml_collections.ConfigDict) -> bool:
     """``eval.flip_average`` (``eval.test_time_augmentation`` in older configs)."""
-    ev = config.get("eval") or {}
-    return bool(ev.get("flip_average", ev.get("test_time_augmentation", False)))
+    ev = canonical_config(config).get("eval") or {}
+    return bool(ev.get("flip_average", False))
 
 
 def num_params(model: nnx.Module) -> int:
@@ -290,7 +291,11 @@ def _write_model_metadata(metadata: Record | None, workdir: str, fingerprint: st
 
 
 def run(task: Task, config: ml_collections.ConfigDict, workdir: str) -> Record:
-    """Every variant x seed of ``config``; writes results.json, results.md and results.png."""
+    """Every variant x seed of ``config``; writes results.json, results.md and results.png.
+
+    ``config``'s older key spellings are read as their current keys
+    (:func:`~chiral_jax.runner.vocabulary.canonical_config`)."""
+    config = canonical_config(config)
     os.makedirs(workdir, exist_ok=True)
     data = task.load_data(config)
     seeds = [config.seed + k for k in range(config.num_seeds)]
