@@ -63,6 +63,7 @@ from chiral_jax.benchmarking import (
     TimedCall,
     chiral_vs_baseline,
     chiral_vs_baseline_table,
+    copy_model,
     eval_apply,
     inference_calls,
     report,
@@ -161,10 +162,7 @@ def make_variants(
         variant = forecasting.Variant(f"{kind}_h{row.hidden}", kind, row.hidden)
         model = build_model(variant, setup, seed)
         params[kind] = num_params(model)
-        # The evaluation net gets copies of the weights: the trainer's steps donate (delete) the
-        # arrays of the model it was given.
-        graphdef, state = nnx.split(model)
-        eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
+        eval_models[kind] = copy_model(model)  # the trainer's steps donate the model's arrays
         trainer = Trainer(
             model,
             optax.adam(1e-3),

@@ -66,6 +66,7 @@ from chiral_jax.benchmarking import (
     TimedCall,
     chiral_vs_baseline,
     chiral_vs_baseline_table,
+    copy_model,
     inference_calls,
     mark,
     mib,
@@ -150,10 +151,7 @@ def make_variants(
             model = make_model(kind, row, seed, dtype)
             if not suffix:
                 params[kind] = num_params(model)
-                # The evaluation net gets copies of the weights: the trainer's steps donate (delete)
-                # the arrays of the model it was given.
-                graphdef, state = nnx.split(model)
-                eval_models[kind] = nnx.merge(graphdef, jax.device_put(state, may_alias=False))
+                eval_models[kind] = copy_model(model)  # the trainer's steps donate the model's arrays
             trainer = Trainer(
                 model,
                 amsgrad_torch(1e-3),

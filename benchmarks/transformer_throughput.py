@@ -30,6 +30,7 @@ from chiral_jax import skeletons
 from chiral_jax.benchmarking import (
     BenchmarkParser,
     chiral_vs_baseline,
+    copy_model,
     eval_apply,
     inference_calls,
     mib,
@@ -96,8 +97,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
             trainers.append(tr)
             calls[f"train_{kind}"] = train_call(tr, batch, args.batch)
-            apply, state = eval_apply(tr.model)
-            applies[kind] = apply, jax.tree.map(jnp.copy, state)  # the training step donates its buffers
+            applies[kind] = eval_apply(copy_model(tr.model))  # the training step donates its buffers
         calls.update(inference_calls(applies, jnp.asarray(batch["inputs"]), args.batch, None, None, flip=()))
         measured = chiral_vs_baseline(
             calls,

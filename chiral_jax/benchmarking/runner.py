@@ -23,6 +23,7 @@ __all__ = [
     "TimedCall",
     "chiral_vs_baseline",
     "compare_calls",
+    "copy_model",
     "cycle_epochs",
     "eval_apply",
     "inference_calls",
@@ -140,6 +141,15 @@ def train_call(trainer: Any, batch: Any, items: int, *step_args: Any) -> TimedCa
         return trainer.step(batch, *step_args), trainer.state
 
     return TimedCall(run, items, trainer.compile_step(batch, *step_args))
+
+
+def copy_model(model: Any) -> Any:
+    """A copy of an ``nnx.Module`` with buffers of its own: a trainer's steps donate (delete) the
+    arrays of the model it was given, so an evaluation net built beside it needs copies."""
+    from flax import nnx
+
+    graphdef, state = nnx.split(model)
+    return nnx.merge(graphdef, jax.device_put(state, may_alias=False))
 
 
 def eval_apply(model: Any) -> tuple[Callable[[Any, Any], Any], Any]:
