@@ -21,14 +21,15 @@ from flax import nnx
 
 from chiral_jax import tying
 from chiral_jax.basis import to_even_odd
-from chiral_jax.functional import _recurrent
-from chiral_jax.functional._common import Array, Features
-from chiral_jax.functional._recurrent import (
+from chiral_jax.functional import (
     GRU_GATES,
     LSTM_GATES,
+    Array,
+    Features,
     GRUCarry,
     LSTMCarry,
     RecurrentParams,
+    _recurrent,
     gru_sequence,
     gru_step,
     init_gru,
