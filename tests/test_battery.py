@@ -55,6 +55,8 @@ NET_CASE_PREFIXES = (
     "action_net",
     "gru_stacked",
     "lstm_stacked",
+    "ik_",
+    "forecaster",
 )
 
 
