@@ -253,8 +253,15 @@ def test_packaged_lifter_errors_on_cmu_subject_03(pretrained):
     stated = json.loads((pretrained_dir() / "model.json").read_text())["test_errors_mm"]
     assert found["mpjpe_mm"] == pytest.approx(stated["mpjpe"], abs=0.05)
     assert found["p_mpjpe_mm"] == pytest.approx(stated["p_mpjpe"], abs=0.05)
+    # docs/predict.md: exact COCO points (no noise, no gaps).
+    exact = evaluate(
+        model, detector_sequences(test, EXACT, copies=1, stream=1), H36M,
+        receptive_field=pretrained.receptive_field, trajectory=pretrained.has_trajectory,
+    )  # fmt: skip
+    assert (round(exact["mpjpe_mm"], 1), round(exact["p_mpjpe_mm"], 1)) == (79.5, 66.4)
     if pretrained.has_trajectory:
         assert found["trajectory_mm"] == pytest.approx(stated["trajectory"], abs=0.05)
+        assert round(exact["trajectory_mm"], 1) == 298.0
         # docs/predict.md: the root error is mostly depth (mean |error| per camera axis, mm).
         errors = [np.abs(pretrained.predict_with_trajectory(s.pose_2d)[1] - s.trajectory) for s in test]
         per_axis = 1000 * np.concatenate(errors).mean(axis=0)
