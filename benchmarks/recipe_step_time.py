@@ -125,7 +125,7 @@ def measure(config: ml_collections.ConfigDict, steps: int) -> list[dict[str, Any
     rows = []
     for label, sub in entries(config):
         data = lifting.LIFTING.load_data(sub)
-        for variant in lifting.LIFTING.variants(sub):
+        for variant in lifting.LIFTING.variants(sub, data):
             row = time_variant(variant, data, sub, steps)
             row.update(entry=label, train_windows=sum(len(s.pose_3d) for s in data.train))
             rows.append(row)
@@ -193,9 +193,9 @@ def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:
     if args.epochs is not None:
         config.train.epochs = args.epochs
     if args.quick:
-        config.model.channels, config.model.filter_widths = 16, (3, 3)
+        config.model.width, config.model.filter_widths = 16, (3, 3)
         config.model.equal_params, config.model.kind = False, "chiral"
-        config.eval.test_time_augmentation = False
+        config.eval.flip_average = False
         config.train.batch_size = 16
         if config.get("sweep"):
             config.sweep = tuple(config.sweep)[:1]
