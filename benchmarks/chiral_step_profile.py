@@ -49,12 +49,10 @@ from chiral_jax import skeletons
 from chiral_jax.basis import EvenOdd
 from chiral_jax.benchmarking import (
     COST_KEYS,
-    TRAFFIC_KINDS,  # noqa: F401  (read by tests/test_benchmark_chiral_step.py)
     BenchmarkParser,
     cost_analysis,
     hlo_traffic,
     report,
-    shape_bytes,
     table,
     time_interleaved,
     traffic_table,
@@ -64,7 +62,6 @@ from chiral_jax.tasks import lifting
 from chiral_jax.train import Trainer, amsgrad_torch
 
 SKELETON = skeletons.H36M
-_shape_bytes = shape_bytes  # the name tests/test_benchmark_chiral_step.py reads
 
 
 def reference_ops(ref: bool) -> contextlib.AbstractContextManager[None]:
