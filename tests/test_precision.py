@@ -15,9 +15,8 @@ from chiral_jax.models import (
     PoseForecaster,
     TemporalModel,
 )
-from chiral_jax.nn.precision import cast, set_compute_dtype
+from chiral_jax.nn.precision import cast, compute_dtype, set_compute_dtype
 from chiral_jax.skeletons import H36M, PENN_ACTION
-from chiral_jax.tasks.lifting import compute_dtype
 
 BF16 = jnp.bfloat16
 

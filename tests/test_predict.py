@@ -85,7 +85,7 @@ def _mirror_poses(poses: np.ndarray, dim: int) -> np.ndarray:
 def test_runner_writes_model_json_that_rebuilds_the_model(workdir):
     meta = json.loads((workdir / "chiral_w16" / "seed0" / "model.json").read_text())
     assert meta["task"] == "lifting" and meta["skeleton"] == "h36m"
-    assert meta["variant"]["channels"] == 16 and meta["receptive_field"] == 9
+    assert meta["variant"]["width"] == 16 and meta["receptive_field"] == 9
     assert meta["joint_names"] == list(H36M.joint_names)
     lifter = load_lifter(workdir, "chiral_w16")
     assert lifter.epoch == 3 and lifter.kind == "chiral"

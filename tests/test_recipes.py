@@ -9,6 +9,7 @@ import numpy as np
 import optax
 import pytest
 
+from chiral_jax import runner
 from chiral_jax.data import fixtures, subsets
 from chiral_jax.data.cameras import h36m_cameras
 from chiral_jax.data.fixtures import body_motion
@@ -111,7 +112,7 @@ def test_results_by_subject_and_action_table():
         }
         return {"name": name, "per_subject_action": table, "tta": {"per_subject_action": table}}
 
-    rows = lifting.subject_action_summary([run("base", 0.0), run("base", 2.0)])
+    rows = runner.summarize_breakdown([run("base", 0.0), run("base", 2.0)], "per_subject_action")
     assert [r["name"] for r in rows] == ["base", "base + TTA"]
     cell = rows[0]["per_subject_action"]["Validate/S1"]["Walking"]
     assert cell["p_mpjpe_mm"] == 31.0 and cell["p_mpjpe_mm_std"] == 1.0 and cell["mpjpe_mm"] == 61.0

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-__all__ = ["cast", "set_compute_dtype", "statistics_input"]
+__all__ = ["cast", "compute_dtype", "set_compute_dtype", "statistics_input"]
 
 
 def cast(tree: Any, dtype: Any) -> Any:
@@ -54,3 +54,13 @@ def set_compute_dtype(module: nnx.Module, dtype: Any) -> nnx.Module:
         if isinstance(m, nnx.Module) and hasattr(m, "dtype"):
             m.dtype = dtype
     return module
+
+
+def compute_dtype(name: str, key: str = "train.dtype") -> Any:
+    """A config's dtype name -> the models' compute dtype: ``"float32"`` -> None (float32
+    throughout), ``"bfloat16"`` -> ``jnp.bfloat16`` (float32 parameters and batch-norm statistics);
+    ``key`` names the config key in the error."""
+    dtypes = {"float32": None, "bfloat16": jnp.bfloat16}
+    if name not in dtypes:
+        raise ValueError(f"{key} must be float32 or bfloat16, got {name!r}")
+    return dtypes[name]

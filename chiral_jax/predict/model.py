@@ -139,7 +139,8 @@ def describe_arrays(shapes: dict[str, tuple[int, ...] | None]) -> str:
 def _describe_variant(meta: dict[str, Any]) -> str:
     v = meta.get("variant", {})
     return (
-        f"variant {v.get('name')!r} ({v.get('kind')}, width {v.get('channels')}, filter widths "
+        f"variant {v.get('name')!r} ({v.get('kind')}, width {v.get('width', v.get('channels'))}, "
+        "filter widths "
         f"{tuple(meta.get('filter_widths', ()))}, skeleton {meta.get('skeleton')})"
     )
 
@@ -183,7 +184,7 @@ class Lifter:
     def apply_fn(self, *, flip_average: bool = False) -> Any:
         """A jitted ``x (B, T + R - 1, J * 2) -> (B, T, J * 3)`` of the dilated net (``(J + 1) * 3``
         with a trajectory head; see :func:`chiral_jax.tasks.lifting.dilated_apply`)."""
-        from chiral_jax.tasks.lifting import dilated_apply
+        from chiral_jax.tasks.lifting_eval import dilated_apply
 
         if flip_average not in self._compiled:  # one jit per setting: repeated calls reuse it
             apply, state = dilated_apply(self.model, self.skeleton, flip_average=flip_average)

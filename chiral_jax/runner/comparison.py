@@ -299,7 +299,11 @@ def run(task: Task, config: ml_collections.ConfigDict, workdir: str) -> Record:
     os.makedirs(workdir, exist_ok=True)
     data = task.load_data(config)
     seeds = [config.seed + k for k in range(config.num_seeds)]
-    grid = [(variant, seed) for variant in task.variants(config, data) for seed in seeds]
+    variants = list(task.variants(config, data))
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{task.name}: variant names must be unique (each is a run folder), got {names}")
+    grid = [(variant, seed) for variant in variants for seed in seeds]
     progress = JobProgress(len(grid), enabled=bool(config.get("progress", True)) and jax.process_index() == 0)
     runs = []
     for variant, seed in grid:

@@ -134,6 +134,7 @@ def comparison_grid(
     multiple: int = 1,
     baseline_without_augment: bool = False,
     chiral_options: Sequence[dict[str, Any]] = ({},),
+    baseline_options: dict[str, Any] | None = None,
     **common: Any,
 ) -> list[Variant]:
     """The variants of ``model.kind``: chiral first (per entry of ``chiral_options``, e.g. hidden
@@ -142,9 +143,10 @@ def comparison_grid(
     ``baseline_without_augment``; with it when ``augment``).
 
     ``params(kind, width)``: the parameter count of a net (needed for ``equal_params``);
-    ``multiple``: chiral widths are multiples of it; ``common``: fields every variant gets (e.g.
-    ``architecture``). Names follow :func:`variant_name` (the hidden spec and activation appear in
-    chiral names when ``chiral_options`` sets them).
+    ``multiple``: chiral widths are multiples of it; ``baseline_options``: fields of the baselines
+    (e.g. their activation); ``common``: fields every variant gets (e.g. ``architecture``). Names
+    follow :func:`variant_name` (the hidden spec and activation appear in chiral names when
+    ``chiral_options`` sets them).
     """
     out: list[Variant] = []
     kinds = kinds_of(kind)
@@ -160,24 +162,29 @@ def comparison_grid(
                 if w is None:
                     continue
                 v = Variant("", "chiral", w, matched=matched, **{**common, **options})
-                out.append(dataclasses.replace(v, name=variant_name(v, detailed="hidden" in options)))
+                name = variant_name(v, detailed="hidden" in options)
+                if any(u.name == name for u in out):  # the matched width names like the configured one
+                    name += "_params"
+                out.append(dataclasses.replace(v, name=name))
     if "baseline" in kinds:
         augments = ((False,) if not augment or baseline_without_augment else ()) + (
             (True,) if augment else ()
         )
         for aug in augments:
-            v = Variant("", "baseline", width, hidden="dense", augment=aug, **common)
+            v = Variant(
+                "", "baseline", width, hidden="dense", augment=aug, **{**common, **(baseline_options or {})}
+            )
             out.append(dataclasses.replace(v, name=variant_name(v)))
     return out
 
 
 def variant_name(v: Variant, *, detailed: bool = False) -> str:
     """The one naming pattern: ``[<architecture>_]chiral[_<hidden>_<activation>]_w<width>`` and
-    ``[<architecture>_]baseline_<aug|noaug>_w<width>`` (a tuple width: its first entry; the
-    architecture prefix only for ``"transformer"``), e.g. ``chiral_plain_relu_w128``,
+    ``[<architecture>_]baseline_<aug|noaug>_w<width>`` (a tuple width: its last, widest entry;
+    the architecture prefix only for ``"transformer"``), e.g. ``chiral_plain_relu_w128``,
     ``baseline_aug_w128``, ``transformer_chiral_w88``."""
     prefix = f"{v.architecture}_" if v.architecture == "transformer" else ""
     if v.kind == "chiral":
         detail = f"_{v.hidden}_{v.activation}" if detailed else ""
-        return f"{prefix}chiral{detail}_w{v.widths[0]}"
-    return f"{prefix}baseline_{'aug' if v.augment else 'noaug'}_w{v.widths[0]}"
+        return f"{prefix}chiral{detail}_w{v.widths[-1]}"
+    return f"{prefix}baseline_{'aug' if v.augment else 'noaug'}_w{v.widths[-1]}"

@@ -191,14 +191,11 @@ class ForecastingTask(runner.Task):
         return load_forecast_data(config.data)
 
     def describe_data(self, data: ForecastData) -> dict[str, Any]:
+        sizes = {"train_samples": len(data.train["poses"]), "test_samples": len(data.test["poses"])}
         return {
             "name": data.name,
-            "train_samples": len(data.train["poses"]),
-            "test_samples": len(data.test["poses"]),
-            "videos": data.videos,
-            "observed": data.observed,
-            "future": data.future,
-            "evaluated_on": data.evaluated_on,
+            **sizes,
+            **{k: getattr(data, k) for k in ("videos", "observed", "future", "evaluated_on")},
         }
 
     def variants(self, config: ml_collections.ConfigDict, data: ForecastData) -> list[Variant]:

@@ -1,16 +1,21 @@
 """The lifting tasks' tables and study: the HumanEva layout of errors by subject and action, and
-the limited-data sweep's entries (``"S1:0.1"``: training subjects and fraction)."""
+the limited-data sweep (entries ``"S1:0.1"``: training subjects and fraction)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
+import ml_collections
 import numpy as np
 
+from chiral_jax import runner
 from chiral_jax.runner import SweepPoint
 
-__all__ = ["parse_sweep_entry", "subject_action_markdown", "sweep_points"]
+__all__ = ["parse_sweep_entry", "run_sweep", "subject_action_markdown", "sweep_points", "sweep_table"]
+
+SWEEP_METRICS = (("mpjpe_mm", "MPJPE (mm)"), ("p_mpjpe_mm", "P-MPJPE (mm)"))
 
 
 def _short_subject(subject: str) -> str:
@@ -88,3 +93,17 @@ def sweep_points(entries: Sequence[str]) -> list[SweepPoint]:
         overrides = {"data.subjects_train": subjects, "data.train_fraction": fraction}
         points.append(SweepPoint(entry, "+".join(subjects) + f"_{fraction:g}", overrides))
     return points
+
+
+def run_sweep(task: runner.Task, config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+    """The limited-data study: one comparison of ``task`` per ``config.sweep`` entry in
+    ``workdir/<subjects>_<fraction>``; writes ``sweep.json``, ``sweep.md`` and ``sweep.png``
+    (:func:`~chiral_jax.runner.sweep`: MPJPE and P-MPJPE against training frames, one line per model)."""
+    os.makedirs(workdir, exist_ok=True)
+    points = sweep_points(config.sweep)
+    return runner.sweep(task, config, workdir, points, x_key="train_frames", metrics=SWEEP_METRICS)
+
+
+def sweep_table(sweep: dict[str, Any]) -> str:
+    """``sweep.md`` of a limited-data study."""
+    return runner.sweep_table(sweep, SWEEP_METRICS)

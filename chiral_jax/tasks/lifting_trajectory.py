@@ -1,4 +1,6 @@
-"""The lifting task's trajectory head (``model.trajectory=True``): targets, loss and metrics.
+"""The lifting task's training targets and losses: root-relative poses with the MPJPE loss
+(:func:`training_windows`, :func:`mpjpe_loss`), and the trajectory head's (``model.trajectory=True``)
+targets, loss and metrics.
 
 With the head on, :func:`chiral_jax.tasks.lifting.make_model` returns a
 :class:`~chiral_jax.models.trajectory.LifterWithTrajectory` (the pose net, unchanged, beside a
@@ -25,14 +27,18 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from chiral_jax import metrics
+from chiral_jax import metrics, skeletons
 from chiral_jax.data.sequence import PoseSequence
+from chiral_jax.data.windows import PoseWindows
+from chiral_jax.models.trajectory import with_root
 
 __all__ = [
     "TRAJECTORY_COLUMNS",
     "TRAJECTORY_KEYS",
     "absolute_poses",
+    "mpjpe_loss",
     "split_outputs",
+    "training_windows",
     "trajectory_loss",
     "trajectory_metrics",
     "trajectory_targets",
@@ -116,3 +122,42 @@ def trajectory_metrics(
         "mpjpe_abs_mm": 1000 * metrics.mpjpe(abs_pred, abs_true),
     }
     return [p.reshape(len(p), -1) for p in poses], out
+
+
+def mpjpe_loss(num_joints: int) -> Callable[[nnx.Module, dict[str, Array]], tuple[Array, dict[str, Array]]]:
+    """The training loss of the strided net: MPJPE (metres) of ``batch["targets"]``; also in mm."""
+
+    def loss_fn(model: nnx.Module, batch: dict[str, Array]) -> tuple[Array, dict[str, Array]]:
+        pred = model(batch["inputs"], strided=True)
+        shape = (*pred.shape[:-1], num_joints, 3)
+        err = jnp.mean(jnp.linalg.norm(pred.reshape(shape) - batch["targets"].reshape(shape), axis=-1))
+        return err, {"mpjpe_mm": 1000 * err}
+
+    return loss_fn
+
+
+def training_windows(
+    train: Sequence[PoseSequence],
+    skeleton: skeletons.Skeleton,
+    *,
+    receptive_field: int,
+    causal: bool,
+    trajectory: bool,
+) -> tuple[PoseWindows, Callable[..., Any], skeletons.Skeleton]:
+    """``(windows, loss, target skeleton)`` of the training sequences: 2D windows with the
+    root-relative poses and :func:`mpjpe_loss`, or with ``trajectory`` the ``(J + 1, 3)`` targets
+    ``[pose, root position]``, :func:`trajectory_loss` and ``with_root(skeleton)`` (whose mirror
+    also negates the root's x)."""
+    if not trajectory:
+        windows = PoseWindows.from_sequences(
+            train, receptive_field=receptive_field, causal=causal, flatten=True, with_intrinsics=False
+        )
+        return windows, mpjpe_loss(skeleton.num_joints), skeleton
+    windows = PoseWindows(
+        [s.pose_2d for s in train],
+        trajectory_targets(train),
+        receptive_field=receptive_field,
+        causal=causal,
+        flatten=True,
+    )
+    return windows, trajectory_loss(skeleton.num_joints), with_root(skeleton)
