@@ -44,7 +44,6 @@ from chiral_jax.benchmarking import BenchmarkParser, cycle_epochs, report, table
 from chiral_jax.data import fixtures
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.configs import load_config_file
-from chiral_jax.train import Trainer
 
 _HE_TAKES = ("Walking 1 chunk0", "Jog 1 chunk0", "Box 1 chunk0")
 _H36M_TAKES = 30
@@ -89,15 +88,7 @@ def time_variant(
 ) -> dict[str, Any]:
     s = lifting.LIFTING.setup(variant, config.seed, data, config)
     with tempfile.TemporaryDirectory(prefix="recipe_step_time_") as workdir:
-        trainer = Trainer(
-            s.model,
-            s.optimizer,
-            s.loss_fn,
-            workdir=workdir,
-            bn_momentum=s.bn_momentum,
-            progress=False,
-            device_data=s.device_data,  # device-resident windows: batches are indices and flips
-        )
+        trainer = s.trainer(workdir, progress=False)  # device-resident windows: batches are indices
         next_batch = cycle_epochs(s.batches)
         jax.block_until_ready(trainer.step(next_batch()))  # compiles
         t0 = time.perf_counter()

@@ -67,6 +67,7 @@ from torch_ports import videopose3d as tp
 
 from chiral_jax.benchmarking import BenchmarkParser, mark, report, table, time_interleaved
 from chiral_jax.data import MirrorAugment, PoseWindows
+from chiral_jax.data.fixtures import TINY_SYNTHETIC
 from chiral_jax.data.pipeline import window_batches
 from chiral_jax.models import ChiralTemporalModel, TemporalModel
 from chiral_jax.spec import ChiralSpec
@@ -77,14 +78,7 @@ from chiral_jax.train import Trainer, amsgrad_torch
 CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "lift3d.py"
 NETS = ("baseline", "chiral")
 IMPLS = ("project", "torch")
-QUICK_SYNTHETIC = {
-    "seed": 1,
-    "num_subjects": 3,
-    "num_test_subjects": 1,
-    "num_cameras": 1,
-    "min_frames": 60,
-    "max_frames": 90,
-}
+QUICK_SYNTHETIC = TINY_SYNTHETIC
 
 
 # ---------------------------------------------------------------------------------- data

@@ -3,11 +3,11 @@
 The flow: :mod:`~chiral_jax.spec` (how a mirror acts) -> :mod:`~chiral_jax.tying` (free
 parameters <-> equivariant weights, pure functions) -> :mod:`~chiral_jax.functional` (pure layers,
 fast even/odd path) -> :mod:`~chiral_jax.nn` (Flax NNX modules) -> :mod:`~chiral_jax.models` ->
-:mod:`~chiral_jax.tasks` (experiments).
+:mod:`~chiral_jax.tasks` (experiments, compared by :mod:`~chiral_jax.runner`).
 
 ``import chiral_jax`` loads the framework-free core only (JAX, numpy, chex): specs, skeletons,
 tying, the functional layers, the even/odd basis and :func:`assert_equivariant`. The Flax layers,
-models, data pipeline, training and tasks load when first used (``chiral_jax.nn``, or
+models, data pipeline, training, runner and tasks load when first used (``chiral_jax.nn``, or
 ``from chiral_jax import nn``).
 """
 
@@ -34,6 +34,7 @@ _LAZY = (
     "predict",
     "render",
     "rotations",
+    "runner",
     "tasks",
     "testing",
     "train",

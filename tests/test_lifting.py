@@ -15,14 +15,9 @@ from chiral_jax.tasks.configs import load_config_file
 pytest.importorskip("ml_collections")
 import ml_collections
 
-TINY_DATA = {
-    "seed": 1,
-    "num_subjects": 3,
-    "num_test_subjects": 1,
-    "num_cameras": 1,
-    "min_frames": 60,
-    "max_frames": 90,
-}
+from chiral_jax.data.fixtures import TINY_SYNTHETIC
+
+TINY_DATA = TINY_SYNTHETIC
 
 
 CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"

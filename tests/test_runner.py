@@ -210,6 +210,7 @@ def test_run_reuses_finished_runs_and_retrains_on_a_new_config(tmp_path):
     assert saved["config_hash"] != json.loads(json.dumps(results["models"][0]))["config_hash"]
 
 
+@pytest.mark.slow
 def test_sweep_runs_each_point_and_writes_its_table(tmp_path):
     task = ToyTask()
     points = [

@@ -15,6 +15,7 @@ from flax import nnx
 
 from chiral_jax import skeletons
 from chiral_jax.data import load_synthetic
+from chiral_jax.data.fixtures import TINY_SYNTHETIC
 from chiral_jax.equivariance import assert_equivariant
 from chiral_jax.models import LifterWithTrajectory, with_root, with_root_spec
 from chiral_jax.tasks import lifting, runner
@@ -23,14 +24,7 @@ from chiral_jax.tasks.configs import load_config_file
 
 H36M = skeletons.H36M
 ROOT = Path(__file__).resolve().parents[1]
-TINY_DATA = {
-    "seed": 1,
-    "num_subjects": 3,
-    "num_test_subjects": 1,
-    "num_cameras": 1,
-    "min_frames": 60,
-    "max_frames": 90,
-}
+TINY_DATA = TINY_SYNTHETIC
 WIDTHS = (3, 3)
 
 

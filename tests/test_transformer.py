@@ -10,6 +10,7 @@ import pytest
 from flax import nnx
 
 from chiral_jax import functional, nn, skeletons
+from chiral_jax.data.fixtures import TINY_SYNTHETIC
 from chiral_jax.models import ChiralTransformerLifter, TransformerLifter
 from chiral_jax.models.transformer import TWIST_SPEC
 from chiral_jax.spec import ChiralSpec
@@ -203,16 +204,7 @@ def test_transformer_lifting_end_to_end(tmp_path):
     c = load_config_file("experiments/configs/transformer_lift.py")
     c.num_seeds, c.progress = 1, False
     c.data.data_dir = str(tmp_path / "tfds")
-    c.data.synthetic = ml_collections.ConfigDict(
-        {
-            "seed": 1,
-            "num_subjects": 3,
-            "num_test_subjects": 1,
-            "num_cameras": 1,
-            "min_frames": 60,
-            "max_frames": 90,
-        }
-    )
+    c.data.synthetic = ml_collections.ConfigDict(TINY_SYNTHETIC)
     c.data.train_fraction = 1.0
     c.model.update({"width": 8, "heads": 2, "layers": 1, "ffn_layers": 1, "equal_params": False})
     c.train.update({"epochs": 2, "batch_size": 64, "warmup_steps": 2})

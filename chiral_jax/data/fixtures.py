@@ -14,6 +14,7 @@ __all__ = [
     "H36M_H5_ACTIONS",
     "HUMANEVA_ACTIONS",
     "PENN_ACTION_VIDEOS",
+    "TINY_SYNTHETIC",
     "body_motion",
     "write_amc",
     "write_asf",
@@ -39,6 +40,17 @@ def body_motion(frames: int, joints: int, seed: int) -> np.ndarray:
     drift = np.cumsum(rng.normal(scale=0.005, size=(frames, 1, 3)), axis=0)
     return (base + drift).astype(np.float32)
 
+
+TINY_SYNTHETIC = {
+    "seed": 1,
+    "num_subjects": 3,
+    "num_test_subjects": 1,
+    "num_cameras": 1,
+    "min_frames": 60,
+    "max_frames": 90,
+}
+"""Options of a tiny synthetic lifting set (3 subjects, one the test subject; one camera; takes of
+60-90 frames) for tests and quick benchmark runs: the config's ``data.synthetic``."""
 
 H36M_ACTIONS = {"S1": {"Walking 1": 40, "Directions": 25}, "S9": {"Walking": 30}}
 

@@ -99,6 +99,28 @@ class TrainingSetup:
     checkpoints_kept: int = 3
     average_last: int = 0
 
+    def trainer(
+        self,
+        workdir: str,
+        *,
+        progress: bool = True,
+        checkpoint_every_seconds: float | None = None,
+        checkpoint_every_steps: int = 0,
+    ) -> Trainer:
+        """The :class:`~chiral_jax.train.Trainer` of this setup, checkpointing into ``workdir``."""
+        return Trainer(
+            self.model,
+            self.optimizer,
+            self.loss_fn,
+            workdir=workdir,
+            bn_momentum=self.bn_momentum,
+            checkpoint_every_seconds=checkpoint_every_seconds,
+            checkpoint_every_steps=checkpoint_every_steps,
+            keep=self.checkpoints_kept,
+            progress=progress,
+            device_data=self.device_data,
+        )
+
 
 class Task(abc.ABC):
     """What a task supplies to :func:`run`.
@@ -216,18 +238,12 @@ def train_variant(
         return done
     s = task.setup(variant, seed, data, config)
     train = config.get("train") or {}
-    trainer = Trainer(
-        s.model,
-        s.optimizer,
-        s.loss_fn,
-        workdir=workdir,
-        bn_momentum=s.bn_momentum,
+    trainer = s.trainer(
+        workdir,
+        progress=config.get("progress", True),
         # Saves at most this often (and at the end): per-epoch saves dominate small epochs.
         checkpoint_every_seconds=train.get("checkpoint_every_seconds", CHECKPOINT_EVERY_SECONDS),
         checkpoint_every_steps=train.get("checkpoint_every_steps", 0),
-        keep=s.checkpoints_kept,
-        progress=config.get("progress", True),
-        device_data=s.device_data,
     )
     t0 = time.perf_counter()
     trainer.fit(s.batches, epochs=s.epochs, steps_per_epoch=s.steps_per_epoch)
