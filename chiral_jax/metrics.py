@@ -1,6 +1,6 @@
-"""Pose and classification metrics: MPJPE, P-MPJPE, N-MPJPE, MPJVE, PCK, top-k accuracy.
+"""Pose and classification metrics: MPJPE, P-MPJPE, N-MPJPE, MPJVE, PCK, top-k accuracy, IK errors.
 
-All functions take numpy arrays (jax arrays are converted with ``np.asarray``) whose last two axes
+The functions take numpy arrays (jax arrays are converted with ``np.asarray``) whose last two axes
 are ``(joints, coords)``; leading axes are arbitrary (batch, time, ...). Errors are returned in the
 unit of the inputs (metres for this project's targets; multiply by 1000 for the millimetres the
 literature reports). They follow VideoPose3D's definitions (``common/loss.py``):
@@ -11,6 +11,10 @@ literature reports). They follow VideoPose3D's definitions (``common/loss.py``):
   (protocol #2).
 * N-MPJPE: MPJPE after the least-squares uniform scale alone (protocol #3).
 * MPJVE: MPJPE of the first differences along the time axis (velocity error).
+
+For twist-swing inverse kinematics, :func:`ik_metrics` scores predicted joints and twists after IK
+(joint, bone-length, rotation and twist errors) and :func:`ik_by_take` runs it take by take over
+a test set.
 
 For 2D pose forecasting (Penn Action, PCK@0.05 per future step), :func:`pck_per_step` computes PCK
 per joint, and :func:`pck_tprnn_code` the same number under the joint pairing the released TP-RNN
@@ -28,10 +32,17 @@ from typing import Any
 
 import numpy as np
 
+from chiral_jax import kinematics, rotations
+from chiral_jax.skeletons import H36M
+
 __all__ = [
     "action_type",
     "aggregate_by_action",
+    "average_over_frames",
+    "bone_lengths",
     "by_subject_action",
+    "ik_by_take",
+    "ik_metrics",
     "lifting_metrics",
     "mpjpe",
     "mpjve",
@@ -43,6 +54,7 @@ __all__ = [
     "per_joint_errors",
     "procrustes_align",
     "top_k_accuracy",
+    "twist_angle",
 ]
 
 
@@ -363,3 +375,99 @@ def lifting_metrics(per_seq: Sequence[tuple[np.ndarray, np.ndarray]], test: Sequ
         "per_action": aggregate_by_action(frame_errors, [s.action for s in test]),
         "per_subject_action": by_subject_action(per_seq, test),
     }
+
+
+# ---------------------------------------------------------------------------------- IK
+
+
+def bone_lengths(x: Any, parents: Sequence[int] = H36M.parents) -> np.ndarray:
+    """(..., B) lengths of the bones ``(parents[j], j)`` (root excluded) of joints ``x`` (..., J, 3)."""
+    x = np.asarray(x)
+    bones = [(p, j) for j, p in enumerate(parents) if p >= 0]
+    return np.stack([np.linalg.norm(x[..., j, :] - x[..., p, :], axis=-1) for p, j in bones], axis=-1)
+
+
+def twist_angle(t: Any) -> np.ndarray:
+    """(...,) angles (radians) of (cos, sin) twists ``t`` (..., 2)."""
+    t = np.asarray(t)
+    return np.arctan2(t[..., 1], t[..., 0])
+
+
+def ik_metrics(
+    joints: np.ndarray,
+    twist: np.ndarray,
+    true_joints: np.ndarray,
+    true_twist: np.ndarray,
+    true_rotations: np.ndarray,
+    rest: np.ndarray,
+    parents: Sequence[int] = H36M.parents,
+    children: Sequence[int] | None = None,
+) -> dict[str, float]:
+    """Twist-swing IK of predicted ``joints`` (T, J, 3) and ``twist`` (T, J, 2) against the truth
+    (``true_rotations`` (T, J, 3, 3) local, ``rest`` (J, 3) the rest joints).
+
+    ``children``: each joint's twist child (default: ``H36M.twist_children`` for H36M's parents).
+    Errors in mm and degrees, summed over frames (divide by the frame count, ``"frames"``;
+    :func:`average_over_frames`): ``mpjpe_mm``, ``mpjpe_after_ik_mm`` (forward kinematics of the
+    IK rotations), ``bone_length_error_mm`` / ``bone_length_error_after_ik_mm``,
+    ``rotation_error_deg`` (geodesic, joints with a twist child) and ``twist_error_deg`` (joints
+    with exactly one child, where IK uses the twist).
+    """
+    parents = tuple(parents)
+    if children is None:
+        children = H36M.twist_children if parents == H36M.parents else kinematics.children_of(parents)
+    inner = np.asarray([j for j in range(len(parents)) if children[j] >= 0])
+    tj = np.asarray([j for j in range(len(parents)) if parents.count(j) == 1])
+    rots = kinematics.inverse_kinematics(joints, twist, rest, parents, children)
+    after = np.asarray(kinematics.forward_kinematics(rots, rest, parents))
+    after = after - after[:, :1] + joints[:, :1]  # FK keeps the root at rest; the lifter's is 0 too
+    geo = np.asarray(rotations.geodesic_angle(rots[:, inner], true_rotations[:, inner]))
+    dphi = twist_angle(twist[:, tj]) - twist_angle(true_twist[:, tj])
+    dphi = np.abs((dphi + np.pi) % (2 * np.pi) - np.pi)
+    true_len = bone_lengths(true_joints, parents)
+
+    def mm(err: np.ndarray) -> float:
+        return 1000 * float(err.mean(-1).sum())
+
+    return {
+        "frames": float(len(joints)),
+        "mpjpe_mm": mm(np.linalg.norm(joints - true_joints, axis=-1)),
+        "mpjpe_after_ik_mm": mm(np.linalg.norm(after - true_joints, axis=-1)),
+        "bone_length_error_mm": mm(np.abs(bone_lengths(joints, parents) - true_len)),
+        "bone_length_error_after_ik_mm": mm(np.abs(bone_lengths(after, parents) - true_len)),
+        "rotation_error_deg": float(np.degrees(geo).mean(-1).sum()),
+        "twist_error_deg": float(np.degrees(dphi).mean(-1).sum()),
+    }
+
+
+def average_over_frames(parts: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Per-frame means of frame-summed metrics (each part with its ``"frames"``, e.g. :func:`ik_metrics`)."""
+    frames = sum(p["frames"] for p in parts)
+    keys = [k for k in parts[0] if k != "frames"]
+    return {k: sum(p[k] for p in parts) / frames for k in keys}
+
+
+def ik_by_take(test: Sequence[Any], preds: Sequence[np.ndarray] | None = None) -> dict[str, float]:
+    """:func:`ik_metrics` take by take, averaged over every frame, of the IK records ``test`` (each
+    with ``seq`` (``subject``, ``action``, ``pose_3d`` (T, J, 3)), ``twist`` (T, J, 2), ``rotations``
+    and ``rest``, e.g. :class:`~chiral_jax.data.ik_data.IkSequence`).
+
+    ``preds``: per sequence (T, J * 5) joint-major ``(x, y, z, cos, sin)`` predictions (their joints
+    made root-relative, as the targets); None scores IK of the true joints and twists (the oracle).
+    One IK call per take (its camera views share frame count and rest joints).
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, s in enumerate(test):
+        groups.setdefault((s.seq.subject, s.seq.action), []).append(i)
+    parts = []
+    for idx in groups.values():
+        true_joints = np.concatenate([test[i].seq.pose_3d for i in idx])
+        true_twist = np.concatenate([test[i].twist for i in idx])
+        if preds is None:
+            joints, twist = true_joints, true_twist
+        else:
+            y = np.concatenate([preds[i] for i in idx]).reshape(*true_joints.shape[:2], 5)
+            joints, twist = y[..., :3] - y[:, :1, :3], y[..., 3:]
+        true_rot = np.concatenate([test[i].rotations for i in idx])
+        parts.append(ik_metrics(joints, twist, true_joints, true_twist, true_rot, test[idx[0]].rest))
+    return average_over_frames(parts)

@@ -31,7 +31,8 @@ def test_registry_names_every_builder_once():
     assert set(registry.DATASETS) == set(builders.BUILDERS)
     for name, entry in registry.DATASETS.items():
         assert builders.BUILDERS[name].NUM_JOINTS == entry.skeleton.num_joints
-        assert entry.needs_manual_dir == (name not in ("synthetic", "synthetic_actions"))  # generated
+        generated = ("synthetic", "synthetic_actions", "synthetic_ik")
+        assert entry.needs_manual_dir == (name not in generated)
         if entry.needs_manual_dir:
             assert entry.instructions and entry.manual_files
     with pytest.raises(ValueError, match="unknown dataset 'mpii'; known: synthetic"):

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from absl import logging as absl_logging
 
-from chiral_jax.data.builders import _GENERATED, _ActionBuilder, _PoseBuilder, make_builder
+from chiral_jax.data.builders import _GENERATED, _OPTIONS, _ActionBuilder, _PoseBuilder, make_builder
 from chiral_jax.data.registry import dataset
 from chiral_jax.data.sequence import PoseSequence
 
@@ -166,7 +166,7 @@ def load_splits(
         manual_dir=manual_dir or None,
         data_dir=data_dir,
         keypoints=keypoints,
-        synthetic=synthetic if name in _GENERATED else None,
+        synthetic=synthetic if name in _OPTIONS else None,
     )
     return {split: read_split(builder, split) for split in sorted(builder.info.splits)}
 

@@ -16,6 +16,11 @@ synthetic   (none)              ``default`` (seed 0, exact 2D), ``noisy`` (2 px 
                                 :class:`~chiral_jax.data.synthetic.SyntheticConfig` options
 ==========  ==================  ===============================================================
 
+``synthetic_ik`` and ``cmu_mocap_ik`` (the IK task's sets, :mod:`chiral_jax.data.ik_data`) store
+the same features plus ``rotations`` (T, J, 3, 3) local joint rotations in the camera frame and
+``rest`` (J, 3) the subject's rest joints; their configs are option sets as for ``synthetic``
+(``cmu_mocap_ik``: :class:`~chiral_jax.data.ik_data.CmuIkOptions`).
+
 The builders only glue the registry's numpy readers to TFDS: every file is read and validated in
 ``_split_generators`` before anything is written, and TFDS writes into a temporary
 ``incomplete.*`` folder that it renames only after a complete build, so a failed build never looks
@@ -43,6 +48,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from chiral_jax.data.actions import ActionClip
+from chiral_jax.data.ik_data import CmuIkOptions, IkSequence
 from chiral_jax.data.registry import DATASETS, ReadOptions, dataset
 from chiral_jax.data.sequence import PoseSequence
 from chiral_jax.data.synthetic import SyntheticConfig
@@ -54,6 +60,7 @@ if TYPE_CHECKING:  # at run time, the module __getattr__ below (build_cache impo
 __all__ = [
     "BUILDERS",
     "CmuMocap",
+    "CmuMocapIk",
     "H36m",
     "Humaneva",
     "KeypointsConfig",
@@ -63,6 +70,7 @@ __all__ = [
     "Synthetic",
     "SyntheticActions",
     "SyntheticBuilderConfig",
+    "SyntheticIk",
     "build",
     "load_splits",
     "make_builder",
@@ -74,10 +82,11 @@ __all__ = [
 H36M_SOURCES = ("gt", "cpn_ft_h36m_dbb", "detectron_ft_h36m", "sh_pt_mpii", "sh_ft_h36m")
 
 
-def _features(num_joints: int) -> tfds.features.FeaturesDict:
+def _features(num_joints: int, **extra: tfds.features.FeatureConnector) -> tfds.features.FeaturesDict:
     f32 = np.float32
     return tfds.features.FeaturesDict(
         {
+            **extra,
             "subject": tfds.features.Text(),
             "action": tfds.features.Text(),
             "camera_id": tfds.features.Text(),
@@ -254,6 +263,56 @@ class Synthetic(_PoseBuilder, skip_registration=True):
         return ReadOptions(synthetic=dict(self.builder_config.options))
 
 
+class _IkBuilder(_PoseBuilder, skip_registration=True):
+    """One :class:`~chiral_jax.data.ik_data.IkSequence` per example: the pose features, ``rotations``
+    and ``rest``; configs are option sets (:class:`SyntheticBuilderConfig`)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES: ClassVar[dict[str, str]] = {"1.0.0": "Initial release."}
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        j, f32 = self.NUM_JOINTS, np.float32
+        features = _features(
+            j,
+            rotations=tfds.features.Tensor(shape=(None, j, 3, 3), dtype=f32),
+            rest=tfds.features.Tensor(shape=(j, 3), dtype=f32),
+        )
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=_DESCRIPTION + "\nrotations (T, J, 3, 3) local joint rotations in the camera frame "
+            "(the root's: rest frame -> camera), rest (J, 3) the subject's rest joints, root at 0.",
+            features=features,
+            supervised_keys=("pose_2d", "pose_3d"),
+            disable_shuffling=True,
+        )
+
+    def _read_options(self) -> ReadOptions:
+        return ReadOptions(synthetic=dict(self.builder_config.options))
+
+    def _generate_examples(self, sequences: list[IkSequence]) -> Iterator[tuple[str, dict[str, Any]]]:
+        for s in sequences:
+            yield s.key, s.to_example()
+
+
+class SyntheticIk(_IkBuilder, skip_registration=True):
+    """The synthetic set with its joint rotations (:func:`~chiral_jax.data.ik_data.generate_synthetic_ik`)."""
+
+    name = "synthetic_ik"
+    BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
+        SyntheticBuilderConfig(name="default", description="seed 0, exact 2D projections"),
+    ]
+
+
+class CmuMocapIk(_IkBuilder, skip_registration=True):
+    """CMU mocap with its AMC joint rotations (:func:`~chiral_jax.data.ik_data.load_cmu_mocap_ik`)."""
+
+    name = "cmu_mocap_ik"
+    MANUAL_DOWNLOAD_INSTRUCTIONS = DATASETS["cmu_mocap_ik"].instructions
+    BUILDER_CONFIGS: ClassVar[list[tfds.core.BuilderConfig]] = [
+        SyntheticBuilderConfig(name="default", description="4 virtual cameras per trial"),
+    ]
+
+
 class _ActionBuilder(_PoseBuilder, skip_registration=True):
     """One :class:`~chiral_jax.data.actions.ActionClip` per example (``skeleton`` (M, T, J, C))."""
 
@@ -314,8 +373,15 @@ class SyntheticActions(_ActionBuilder, skip_registration=True):
         return ReadOptions(synthetic=dict(self.builder_config.options))
 
 
-_GENERATED: dict[str, type] = {"synthetic": SyntheticConfig, "synthetic_actions": SyntheticActionsConfig}
+_GENERATED: dict[str, type] = {
+    "synthetic": SyntheticConfig,
+    "synthetic_actions": SyntheticActionsConfig,
+    "synthetic_ik": SyntheticConfig,
+}
 """Datasets made by the library, and the dataclass their options configure."""
+
+_OPTIONS: dict[str, type] = {**_GENERATED, "cmu_mocap_ik": CmuIkOptions}
+"""Datasets whose builder configs are option sets, and the dataclass of those options."""
 
 _MISSING = object()
 
@@ -331,7 +397,18 @@ def _plain(v: Any) -> Any:
 
 BUILDERS: dict[str, type[_PoseBuilder]] = {
     b.name: b
-    for b in (H36m, Humaneva, CmuMocap, Synthetic, PennAction, KineticsSkeleton, NwUcla, SyntheticActions)
+    for b in (
+        H36m,
+        Humaneva,
+        CmuMocap,
+        Synthetic,
+        PennAction,
+        KineticsSkeleton,
+        NwUcla,
+        SyntheticActions,
+        SyntheticIk,
+        CmuMocapIk,
+    )
 }
 
 
@@ -346,7 +423,8 @@ def make_builder(
 ) -> _PoseBuilder:
     """A builder by dataset name, with a config for any 2D source (``keypoints``) or any synthetic
     options (``synthetic``: :class:`~chiral_jax.data.synthetic.SyntheticConfig` keywords; ``seed``
-    and ``noise_px`` are shortcuts for two of them)."""
+    and ``noise_px`` are shortcuts for two of them; for ``cmu_mocap_ik``,
+    :class:`~chiral_jax.data.ik_data.CmuIkOptions` keywords)."""
     entry = dataset(name)
     cls = BUILDERS[entry.name]
     config: Any = None
@@ -365,11 +443,9 @@ def make_builder(
     if noise_px is not None:
         options["noise_px"] = noise_px
     if options:
-        if name not in _GENERATED:
-            raise ValueError(
-                f"{name}: synthetic options ({sorted(options)}) apply to {sorted(_GENERATED)} only"
-            )
-        config = SyntheticBuilderConfig.of(options, _GENERATED[name])
+        if name not in _OPTIONS:
+            raise ValueError(f"{name}: options ({sorted(options)}) apply to {sorted(_OPTIONS)} only")
+        config = SyntheticBuilderConfig.of(options, _OPTIONS[name])
         # A registered config of the same options (e.g. "default") is that config itself.
         config = {c.name: c for c in cls.BUILDER_CONFIGS}.get(config.name, config)
     kwargs: dict[str, Any] = {}

@@ -4,6 +4,7 @@ The TFDS builders (:mod:`chiral_jax.data.builders`), ``python -m chiral_jax.data
 look datasets up here, so adding a dataset is one :class:`DatasetEntry` (plus its builder class).
 The readers are plain numpy functions ``read(manual_dir, options) -> {"train": [...], "test": [...]}``
 of records (:class:`~chiral_jax.data.sequence.PoseSequence` for 2D/3D pose datasets,
+:class:`~chiral_jax.data.ik_data.IkSequence` for those with joint rotations,
 :class:`~chiral_jax.data.penn_action.PennActionVideo` for Penn Action), each with ``to_example()``,
 ``from_example()`` and a ``key``; the builders store what they return.
 
@@ -22,6 +23,7 @@ from chiral_jax.data.actions import ActionClip
 from chiral_jax.data.cmu_mocap import CMU_HELP, load_cmu_mocap
 from chiral_jax.data.h36m import H36M_MANUAL_INSTRUCTIONS, load_h36m
 from chiral_jax.data.humaneva import HUMANEVA_MANUAL_INSTRUCTIONS, load_humaneva_npz
+from chiral_jax.data.ik_data import IkSequence, generate_synthetic_ik, load_cmu_mocap_ik
 from chiral_jax.data.kinetics_skeleton import KINETICS_EXPECTED, KINETICS_HELP, load_kinetics_skeleton
 from chiral_jax.data.nw_ucla import NW_UCLA_EXPECTED, NW_UCLA_HELP, load_nw_ucla
 from chiral_jax.data.penn_action import PENN_ACTION_HELP, PennActionVideo, load_penn_action
@@ -41,7 +43,8 @@ class ReadOptions:
     Attributes:
       keypoints: the 2D source of VideoPose3D-format datasets (``gt``, ``cpn_ft_h36m_dbb``, ...).
       synthetic: keyword arguments of :class:`~chiral_jax.data.synthetic.SyntheticConfig` (for
-        ``synthetic_actions``: of :class:`~chiral_jax.data.synthetic_actions.SyntheticActionsConfig`).
+        ``synthetic_actions``: of :class:`~chiral_jax.data.synthetic_actions.SyntheticActionsConfig`;
+        for ``cmu_mocap_ik``: of :class:`~chiral_jax.data.ik_data.CmuIkOptions`).
     """
 
     keypoints: str = "gt"
@@ -101,6 +104,14 @@ def _cmu(manual_dir: Path | None, _: ReadOptions) -> Splits:
     return load_cmu_mocap(manual_dir)
 
 
+def _synthetic_ik(_: Path | None, options: ReadOptions) -> Splits:
+    return generate_synthetic_ik(SyntheticConfig(**dict(options.synthetic)))
+
+
+def _cmu_ik(manual_dir: Path | None, options: ReadOptions) -> Splits:
+    return load_cmu_mocap_ik(manual_dir, **dict(options.synthetic))
+
+
 def _h36m(manual_dir: Path | None, options: ReadOptions) -> Splits:
     return load_h36m(manual_dir, options.keypoints)
 
@@ -137,6 +148,23 @@ DATASETS: dict[str, DatasetEntry] = {
             _cmu,
             manual_files="the CMU subject folders (02/, 03/, ...)",
             instructions=f"Get {CMU_HELP}.",
+        ),
+        DatasetEntry(
+            "synthetic_ik",
+            "the synthetic set with each sequence's local joint rotations (camera frame) and rest joints",
+            skeletons.H36M,
+            _synthetic_ik,
+            record=IkSequence,
+        ),
+        DatasetEntry(
+            "cmu_mocap_ik",
+            "CMU motion capture with the AMC joint rotations (camera frame) and rest joints, H36M-17, "
+            "nearest frames at 50 Hz; test subject 03",
+            skeletons.H36M,
+            _cmu_ik,
+            manual_files="the CMU subject folders (02/, 03/, ...)",
+            instructions=f"Get {CMU_HELP}.",
+            record=IkSequence,
         ),
         DatasetEntry(
             "h36m",

@@ -25,7 +25,7 @@ World frame: metres, z up. Body frame (before the root's heading): x right, y fo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from chiral_jax.skeletons import H36M
 __all__ = [
     "MOTIONS",
     "SyntheticConfig",
+    "Take",
     "forward_kinematics",
     "generate",
     "load_synthetic",
@@ -45,6 +46,7 @@ __all__ = [
     "rest_joints",
     "subject_bones",
     "subject_cameras",
+    "takes",
 ]
 
 MOTIONS = ("walking", "waving", "punching", "limping", "squatting", "turning")
@@ -359,6 +361,50 @@ def _stream(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, *key]))
 
 
+@dataclasses.dataclass(frozen=True)
+class Take:
+    """One take of one subject, before any camera sees it (what :func:`generate` renders).
+
+    Attributes:
+      split: "train" or "test".
+      subject, action: the names its sequences get (``action``: ``"{motion} {take}"``).
+      world: (T, 17, 3) world-frame joints, metres, z up.
+      local: (T, 17, 3, 3) local joint rotations (the root's: body frame -> world).
+      rest: (17, 3) the subject's rest joints (:func:`rest_joints`).
+      cameras: the subject's cameras.
+      noise_rngs: one 2D-noise stream per camera.
+    """
+
+    split: str
+    subject: str
+    action: str
+    world: np.ndarray
+    local: np.ndarray
+    rest: np.ndarray
+    cameras: list[Camera]
+    noise_rngs: list[np.random.Generator]
+
+
+def takes(config: SyntheticConfig | None = None) -> Iterator[Take]:
+    """The takes of ``config`` in :func:`generate`'s order, with their joint rotations (the same
+    random streams, so the same bodies and motions)."""
+    cfg = config or SyntheticConfig()
+    for si, subject in enumerate(cfg.subjects):
+        split = "test" if subject in cfg.test_subjects else "train"
+        srng = _stream(cfg.seed, si, 0, 0, 0)
+        offsets = subject_bones(srng)
+        cams = subject_cameras(srng, cfg.num_cameras)
+        rest = rest_joints(offsets)
+        for motion in cfg.motions:
+            mi = MOTIONS.index(motion)
+            for take in range(cfg.takes):
+                rng = _stream(cfg.seed, si, mi + 1, take, 1)
+                n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
+                world, local = motion_world(motion, offsets, rng, n, cfg.fps, return_rotations=True)
+                rngs = [_stream(cfg.seed, si, mi + 1, take, 2 + ci) for ci in range(len(cams))]
+                yield Take(split, subject, f"{motion} {take + 1}", world, local, rest, cams, rngs)
+
+
 def generate(config: SyntheticConfig | None = None) -> dict[str, list[PoseSequence]]:
     """Builds the dataset: {"train": [...], "test": [...]} lists of :class:`PoseSequence`.
 
@@ -366,30 +412,19 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, list[PoseSequen
     """
     cfg = config or SyntheticConfig()
     out: dict[str, list[PoseSequence]] = {"train": [], "test": []}
-    for si, subject in enumerate(cfg.subjects):
-        split = "test" if subject in cfg.test_subjects else "train"
-        srng = _stream(cfg.seed, si, 0, 0, 0)
-        offsets = subject_bones(srng)
-        cams = subject_cameras(srng, cfg.num_cameras)
-        for motion in cfg.motions:
-            mi = MOTIONS.index(motion)
-            for take in range(cfg.takes):
-                rng = _stream(cfg.seed, si, mi + 1, take, 1)
-                n = int(rng.integers(cfg.min_frames, cfg.max_frames + 1))
-                world = motion_world(motion, offsets, rng, n, cfg.fps)
-                for ci, cam in enumerate(cams):
-                    nrng = _stream(cfg.seed, si, mi + 1, take, 2 + ci)
-                    out[split].append(
-                        render(
-                            world,
-                            cam,
-                            subject=subject,
-                            action=f"{motion} {take + 1}",
-                            fps=cfg.fps,
-                            noise_px=cfg.noise_px,
-                            rng=nrng,
-                        )
-                    )
+    for t in takes(cfg):
+        for cam, nrng in zip(t.cameras, t.noise_rngs, strict=True):
+            out[t.split].append(
+                render(
+                    t.world,
+                    cam,
+                    subject=t.subject,
+                    action=t.action,
+                    fps=cfg.fps,
+                    noise_px=cfg.noise_px,
+                    rng=nrng,
+                )
+            )
     return out
 
 
