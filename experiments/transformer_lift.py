@@ -5,7 +5,7 @@
 
 Same datasets, keys and outputs as ``experiments/lift3d.py`` (``WORKDIR/results.json`` in the
 lifting format, ``results.md``, one folder per variant and seed), plus ``model.frames``,
-``model.layers``, ``model.heads``, ``model.width``, ``model.tokens`` (joint | frame),
+``model.num_layers``, ``model.heads``, ``model.width``, ``model.tokens`` (joint | frame),
 ``model.ffn_layers``, ``train.warmup_steps``, ``train.keep_min`` and ``eval.average_last``.
 """
 
