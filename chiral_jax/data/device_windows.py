@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from chiral_jax.data.augment import MirrorAugment
-from chiral_jax.data.pipeline import _epoch_stream, _stream_at
+from chiral_jax.data.pipeline import _epoch_stream, _stream_at, check_batch_split
 from chiral_jax.data.windows import PoseWindows
 
 __all__ = ["DeviceWindows", "device_bytes_free", "fits_on_device"]
@@ -144,14 +144,7 @@ class DeviceWindows:
         of :meth:`PoseWindows.batches`) for the same ``(seed, epoch)``; ``flip`` is all False
         without augmentation. ``batch_size`` is the global batch (all processes).
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if not 0 <= process_index < process_count:
-            raise ValueError(f"process_index {process_index} is not in [0, {process_count})")
-        if batch_size % process_count:
-            raise ValueError(
-                f"batch_size {batch_size} does not split over {process_count} processes: use a multiple"
-            )
+        check_batch_split(batch_size, process_index, process_count)
         order, state = _epoch_stream(len(self), seed, epoch, shuffle)
         n = len(order)
         num = n // batch_size if drop_remainder else -(-n // batch_size)

@@ -28,7 +28,7 @@ import numpy as np
 
 from chiral_jax.data.windows import PoseWindows
 
-__all__ = ["Batch", "epoch_order", "index_batches", "window_batches"]
+__all__ = ["Batch", "check_batch_split", "epoch_order", "index_batches", "window_batches"]
 
 Batch = dict[str, np.ndarray]
 Augment = Callable[[Batch, np.random.Generator], Batch]
@@ -53,6 +53,19 @@ def _stream_at(state: dict[str, Any], draws: int) -> np.random.Generator:
     bits.state = state
     bits.advance(draws)
     return np.random.Generator(bits)
+
+
+def check_batch_split(batch_size: int, process_index: int, process_count: int) -> None:
+    """Raises ValueError unless ``batch_size`` (global) splits evenly over ``process_count``
+    processes and ``process_index`` is one of them."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not 0 <= process_index < process_count:
+        raise ValueError(f"process_index {process_index} is not in [0, {process_count})")
+    if batch_size % process_count:
+        raise ValueError(
+            f"batch_size {batch_size} does not split over {process_count} processes: use a multiple"
+        )
 
 
 def index_batches(
@@ -91,14 +104,7 @@ def index_batches(
     Returns:
       A ``grain.IterDataset``; iterating it yields this process's part of each batch.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not 0 <= process_index < process_count:
-        raise ValueError(f"process_index {process_index} is not in [0, {process_count})")
-    if batch_size % process_count:
-        raise ValueError(
-            f"batch_size {batch_size} does not split over {process_count} processes: use a multiple"
-        )
+    check_batch_split(batch_size, process_index, process_count)
     order, state = _epoch_stream(num_items, seed, epoch, shuffle)
     num_batches = num_items // batch_size if drop_remainder else -(-num_items // batch_size)
     if num_batches == 0:
