@@ -38,7 +38,6 @@ stay in the even/odd basis from the input projection to the heads.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax
@@ -65,7 +64,6 @@ __all__ = [
     "TWIST_SPEC",
     "ChiralTransformerLifter",
     "TransformerLifter",
-    "equal_params_width",
     "source_tokens",
 ]
 
@@ -399,10 +397,3 @@ class TransformerLifter(_LifterBase):
         twist = self.twist_head(t[:, j : 2 * j]) if self.twist else None
         shape = self.shape_head(t[:, -1]) if self.shape else None
         return self._outputs(joints, twist, shape)
-
-
-def equal_params_width(width: int, heads: int) -> int:
-    """The chiral width with about the plain net's parameters at ``width`` (x sqrt 2, rounded to a
-    multiple of ``2 * heads``)."""
-    unit = 2 * heads
-    return max(unit, unit * round(width * math.sqrt(2) / unit))
