@@ -1,7 +1,12 @@
 """Default 3D motion forecasting config: the built-in synthetic motions (no files needed).
 
 Command:  python experiments/forecast3d.py --workdir /tmp/forecast3d
-Runtime and result: docs/results.md ("3D motion forecasting").
+Runtime:  7 min 42 s wall (5 min 9 s user CPU) at a load average of 3-7 on the 2-core CPU machine
+          (x86_64 AMD EPYC, jax 0.10.2): 8 runs of 40 epochs x 12 steps.
+Result:   test MPJPE over the 10 forecast steps (mm), 2 seeds: chiral width 64 22.9 +- 0.1, chiral
+          width 96 (the baseline's parameters) 20.8 +- 0.2, baseline 21.6 +- 0.1 (25.3 +- 0.1 with
+          flip averaging), baseline with mirror augmentation 22.5 +- 0.2 (21.9 +- 0.0); zero
+          velocity 48.5 (docs/results.md, "3D motion forecasting").
 
 Root-relative camera-frame H36M-17 poses at 25 Hz (every 2nd frame of the 50 Hz set): 10 observed
 frames (0.4 s), 10 forecast (0.4 s). Chiral 2-layer LSTM seq2seq (equal width, equal parameters)
