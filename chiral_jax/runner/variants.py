@@ -109,19 +109,26 @@ def match_params(params: Callable[[Width], int], target: int, width: Width, *, m
     must grow with ``s``. Bisection on ``s`` finds the two neighbouring widths around ``target``
     exactly; the closer one is returned.
     """
+    counts: dict[Width, int] = {}
+
+    def count(w: Width) -> int:  # bisection revisits widths: build each net's shape once
+        if w not in counts:
+            counts[w] = params(w)
+        return counts[w]
+
     lo, hi = 0.0, 1.0  # at 0 every width is its smallest, ``multiple``
-    while params(_scaled(width, hi, multiple)) < target:
+    while count(_scaled(width, hi, multiple)) < target:
         hi *= 2
         if hi > 1024:
             raise ValueError(f"match_params: no width up to x1024 of {width} reaches {target:,} parameters")
     for _ in range(60):
         mid = (lo + hi) / 2
-        if params(_scaled(width, mid, multiple)) < target:
+        if count(_scaled(width, mid, multiple)) < target:
             lo = mid
         else:
             hi = mid
     below, above = _scaled(width, lo, multiple), _scaled(width, hi, multiple)
-    return min((below, above), key=lambda w: abs(params(w) - target))
+    return min((below, above), key=lambda w: abs(count(w) - target))
 
 
 def comparison_grid(
