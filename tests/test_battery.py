@@ -60,9 +60,24 @@ NET_CASE_PREFIXES = (
 )
 
 
+def _is_net(case: str) -> bool:
+    return case.startswith(NET_CASE_PREFIXES)
+
+
+# The whole nets in float32 on the quick pair: one of each family in the quick loop (their layers
+# all run there); every net, on every pair and dtype, in the slow set.
+QUICK_NETS = (
+    "temporal_conv_stack_strided",
+    "transformer_lifter_keep",
+    "lstm_stacked_plain_hidden_dropout",
+    "forecaster_seq2seq",
+)
+
+
 def _spec_param(case: str, pair: str, dtype: str):
+    f32 = dtype == "f32" and (not _is_net(case) or case in QUICK_NETS)
     quick = pair == QUICK_PAIR and (
-        dtype == "f32" or (dtype == "f64" and case in QUICK_F64) or (dtype == "bf16" and case in QUICK_BF16)
+        f32 or (dtype == "f64" and case in QUICK_F64) or (dtype == "bf16" and case in QUICK_BF16)
     )
     marks = [m for m, on in ((pytest.mark.x64, dtype == "f64"), (SLOW, not quick)) if on]
     return pytest.param(case, pair, dtype, marks=marks, id=f"{case}-{pair}-{dtype}")
@@ -92,10 +107,6 @@ def test_battery_transforms(case, transform):
 EVAL_PAIRS = ("h36m_2d_to_3d", "scrambled_order", "hidden_odd_sizes")
 
 
-def _is_net(case: str) -> bool:
-    return case.startswith(NET_CASE_PREFIXES)
-
-
 # Eval mode in the quick loop: the layers on the quick pair (whole nets, compile-heavy, are slow:
 # their layers are checked here and the nets in training mode above).
 @pytest.mark.parametrize(
@@ -120,7 +131,7 @@ def test_battery_default_xla_flags():
     layers = [c for c in CASES if not c.startswith(NET_CASE_PREFIXES)]
     nets = " and ".join(f"not {p}" for p in NET_CASE_PREFIXES)
     select = f"test_battery_specs and {QUICK_PAIR}-f32 and {nets} or test_functional_under_transforms and jit"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", select]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", __file__, "-k", select]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert re.search(rf"\b{len(layers) + len(FUNCTIONAL_CASES)} passed\b", run.stdout), run.stdout[-2000:]
@@ -219,7 +230,8 @@ def test_assert_equivariant_accepts_pytrees():
         testing.assert_equivariant(lambda p: (p[0], p[1] + 1.0), (x, x), (spec, spec), (spec, spec))
 
 
-@pytest.mark.parametrize("pairs", ["quick", pytest.param("all", marks=SLOW)])
+@pytest.mark.slow  # every case's state built: compile-free but heavy (~16 s on the quick pair)
+@pytest.mark.parametrize("pairs", ["quick", "all"])
 def test_battery_states_hold_no_empty_arrays(pairs):
     """Orbax cannot save zero-size arrays: no layer may store an empty tied block (e.g. the odd
     block into an invariant output), on the quick pair (quick loop) or any spec pair (slow)."""

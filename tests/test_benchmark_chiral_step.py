@@ -27,6 +27,7 @@ def test_chiral_step_profile_quick(tmp_path, capsys, benchmark_script):
     assert "Before / after" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_floor_shapes_and_ablations(benchmark_script):
     bench = benchmark_script("chiral_step_profile")
     # 27 frames, batch 8: block 1 has 8 * 3 output frames, block 2 has 8.

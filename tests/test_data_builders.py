@@ -121,6 +121,7 @@ def test_cli_prints_one_json_line(tmp_path):
     assert summary["splits"]["train"]["sequences"] == 144 and summary["splits"]["train"]["frames"] > 20_000
 
 
+@pytest.mark.slow
 def test_cli_missing_file_names_path_format_and_source(tmp_path):
     out = _cli("humaneva", "--manual_dir", str(tmp_path), "--data_dir", str(tmp_path / "d"))
     assert out.returncode == 2 and out.stdout == ""  # a user mistake: exit status 2

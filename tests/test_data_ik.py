@@ -98,6 +98,7 @@ def test_cmu_mocap_ik_build_options_and_filters(tmp_path):
     assert builders.make_builder("cmu_mocap_ik").builder_config.name == "default"
 
 
+@pytest.mark.slow
 def test_ik_metrics_are_zero_on_the_truth_and_average_by_frames():
     seqs = ik_data.with_twists(
         ik_data.generate_synthetic_ik(synthetic.SyntheticConfig(**TINY, motions=("waving",)))["test"]

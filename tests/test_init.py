@@ -62,7 +62,7 @@ def test_random_bias_is_equivariant_and_drawn_only_when_asked():
     np.testing.assert_array_equal(lin.kernel["even"], zero.kernel["even"])
 
 
-@pytest.mark.parametrize("init", ["torch", "lecun"])
+@pytest.mark.parametrize("init", ["torch", pytest.param("lecun", marks=pytest.mark.slow)])
 def test_temporal_kernels_follow_the_scheme(init):
     c = 256
     dense = TemporalModel(34, 51, channels=c, init=init, rngs=nnx.Rngs(0))

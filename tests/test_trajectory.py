@@ -57,7 +57,8 @@ def _jitted(module: nnx.Module, **kwargs: bool):
     return jax.jit(lambda x: nnx.merge(graphdef, state, copy=True)(x, **kwargs))
 
 
-@pytest.mark.parametrize("kind", ["chiral", pytest.param("baseline", marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["chiral", "baseline"])
 def test_head_leaves_the_pose_net_as_it_was(kind):
     """The default's random draws are untouched: with the head on, the pose net has the same
     parameters and gives the same outputs (training mode, dropout included) as without it."""
@@ -246,6 +247,7 @@ def test_tiny_training_with_the_head(tmp_path):
     assert np.isfinite(host["models"][1]["trajectory_mm"])
 
 
+@pytest.mark.slow
 def test_predict3d_writes_the_trajectory_and_mirrors_it(tmp_path, predict3d_cli):
     """predict3d.py with a chiral trajectory checkpoint: ``trajectory`` (T, 3) and
     ``poses_3d_camera`` = poses + root; the mirrored video's root has x negated (noise-free input,
