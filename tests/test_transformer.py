@@ -225,8 +225,6 @@ def test_transformer_throughput_benchmark_smoke(benchmark_script):
     out = bench.main(
         ["--width", "8", "--layers", "1", "--heads", "2", "--frames", "1", "--batch", "4", "--repeats", "1"]
     )
-    assert out["rows"]["chiral"]["params"] * 2 == pytest.approx(out["rows"]["plain"]["params"], rel=0.1)
-    assert (
-        out["rows"]["chiral"]["train_windows_per_s"] > 0
-        and out["rows"]["plain"]["memory"].get("footprint", 1) > 0
-    )
+    assert out["params"]["chiral"] * 2 == pytest.approx(out["params"]["baseline"], rel=0.1)
+    assert out["windows_per_s"]["train_chiral"] > 0 and out["windows_per_s"]["infer_baseline"] > 0
+    assert out["memory"]["train_baseline"].get("footprint", 1) > 0

@@ -29,6 +29,7 @@ from chiral_jax.nn.precision import compute_dtype
 from chiral_jax.runner import Column, TrainingSetup, Variant, num_params
 from chiral_jax.tasks import lifting_reports
 from chiral_jax.tasks import lifting_trajectory as traj
+from chiral_jax.tasks.lifting_eval import dilated_apply as dilated_apply
 from chiral_jax.tasks.lifting_eval import evaluate
 from chiral_jax.tasks.lifting_eval import predict as predict
 from chiral_jax.tasks.lifting_reports import parse_sweep_entry as parse_sweep_entry
