@@ -250,19 +250,17 @@ class IkTask(runner.Task):
         """Predictions on whole test sequences (the dilated net, or the transformer window by window),
         IK and the metrics; ``flip_average``: of the test-time flip average."""
         j = SKELETON.num_joints
-        flip = (SKELETON.spec(2), output_spec()) if flip_average else None
         if _arch(config.model) == "transformer":
             frames = config.model.frames
-            net = runner.eval_function(model, lambda net, win: _flat(*split_outputs(net(win), j)), flip=flip)
+            flat = lambda y: _flat(*split_outputs(y, j))  # noqa: E731
+            apply = tl.windowed_apply(
+                model, SKELETON, frames=frames, flip_average=flip_average, output=flat, out_spec=output_spec()
+            )
             ev = config.get("eval", ml_collections.ConfigDict())
             kw = dict(chunk=ev.get("chunk", 16), batch_size=ev.get("batch_size", 16))
-
-            def apply(x: Array) -> Array:
-                b, chunk = x.shape[0], x.shape[1] - frames + 1
-                win = jnp.stack([x[:, t : t + frames] for t in range(chunk)], axis=1)
-                return net(win.reshape(b * chunk, frames, x.shape[-1])).reshape(b, chunk, -1)
         else:
             frames, kw = math.prod(config.model.filter_widths), {}
+            flip = (SKELETON.spec(2), output_spec()) if flip_average else None
             apply = runner.eval_function(
                 model, lambda net, x: _flat(*_apply(net, x, strided=False)), flip=flip
             )

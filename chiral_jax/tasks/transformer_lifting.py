@@ -37,6 +37,7 @@ from chiral_jax.data import MirrorAugment, PoseWindows
 from chiral_jax.data.training_batches import window_epochs
 from chiral_jax.models.transformer import ChiralTransformerLifter, TransformerLifter, source_tokens
 from chiral_jax.runner import TrainingSetup, Variant
+from chiral_jax.spec import ChiralSpec
 from chiral_jax.tasks import lifting
 from chiral_jax.tasks.lifting import LiftingData, LiftingTask
 from chiral_jax.train.schedules import inverse_sqrt_schedule
@@ -137,16 +138,18 @@ def windowed_apply(
     frames: int,
     flip_average: bool = False,
     output: Callable[[Any], Array] | None = None,
+    out_spec: ChiralSpec | None = None,
 ) -> Callable[[Array], Array]:
     """``(B, chunk + frames - 1, J * 2) -> (B, chunk, J * 3)``: the eval-mode net on the window of
     every output frame (all tokens kept); with ``flip_average`` the test-time flip average.
 
     ``output``: maps the net's output to ``(N, C)`` channels (e.g. a dict of joints and twists);
-    then ``(B, chunk, C)`` comes out (``flip_average`` needs the default, joints only).
+    then ``(B, chunk, C)`` comes out, whose mirror ``out_spec`` ``flip_average`` needs (default:
+    ``skeleton.spec(3)``, the joints alone).
     """
-    if flip_average and output is not None:
-        raise ValueError("windowed_apply: flip_average averages joint outputs; pass output=None")
-    flip = (skeleton.spec(2), skeleton.spec(3)) if flip_average else None
+    if flip_average and output is not None and out_spec is None:
+        raise ValueError("windowed_apply: flip_average of a mapped output needs its out_spec")
+    flip = (skeleton.spec(2), out_spec or skeleton.spec(3)) if flip_average else None
     net = runner.eval_function(
         model, lambda net, win: net(win) if output is None else output(net(win)), flip=flip
     )
