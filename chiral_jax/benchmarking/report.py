@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chiral_jax.benchmarking.machine import machine_info, machine_line
+from chiral_jax.runner.report import table
 
 __all__ = ["chiral_vs_baseline_table", "mark", "report", "table"]
-
-
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, align: str = "") -> list[str]:
-    """A markdown table's lines: the header, the rule and one line per row (cells as ``str``).
-
-    ``align``: one letter per column, ``r`` right-aligned (``---:``), anything else the default;
-    shorter than the columns, the rest default.
-    """
-    rule = ["---:" if align[i : i + 1] == "r" else "---" for i in range(len(columns))]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(rule) + "|"]
-    for row in rows:
-        if len(row) != len(columns):
-            raise ValueError(f"a row of {len(row)} cells in a table of {len(columns)} columns: {row}")
-        lines.append("| " + " | ".join(str(c) for c in row) + " |")
-    return lines
 
 
 def chiral_vs_baseline_table(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,10 +32,19 @@ def mean_std(row: Record, key: str, fmt: str = ".1f", seeds: int | None = None) 
     return f"{value} ± {row[key + '_std']:{fmt}}" if n > 1 and key + "_std" in row else value
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """A markdown table's lines."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, align: str = "") -> list[str]:
+    """A markdown table's lines: the header, the rule and one line per row (cells as ``str``);
+    the one table writer of the runner and the benchmarks.
+
+    ``align``: one letter per column, ``r`` right-aligned (``---:``), anything else the default;
+    shorter than the columns, the rest default.
+    """
+    rule = ["---:" if align[i : i + 1] == "r" else "---" for i in range(len(columns))]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(rule) + "|"]
+    for row in rows:
+        if len(row) != len(columns):
+            raise ValueError(f"a row of {len(row)} cells in a table of {len(columns)} columns: {row}")
+        lines.append("| " + " | ".join(str(c) for c in row) + " |")
     return lines
 
 

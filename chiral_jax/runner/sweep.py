@@ -93,9 +93,7 @@ def sweep_table(sweep_results: Record, metrics: Sequence[tuple[str, str]]) -> st
             cells = [mean_std(by[(e, n)], key) if (e, n) in by else "-" for n in names]
             x = next(p[x_key] for p in points if p["entry"] == e)
             rows.append([e, f"{x:,}", *cells])
-        body = table(["training data", label, *names], rows)
-        body[1] = "|---|---:|" + "---|" * len(names)
-        lines += [*body, ""]
+        lines += [*table(["training data", label, *names], rows, align=" r"), ""]
     seeds = max((p["seeds"] for p in points), default=0)
     lines.append(f"Seeds per point: {seeds} (± is the standard deviation over seeds).")
     return "\n".join(lines) + "\n"
