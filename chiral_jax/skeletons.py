@@ -28,6 +28,7 @@ __all__ = [
     "Skeleton",
     "children_of",
     "get",
+    "graph_partitions",
 ]
 
 
@@ -48,6 +49,39 @@ def children_of(
         mid = [c for c in kids if c in set(center)]
         out.append(preferred.get(j, (mid or kids)[0]) if kids else -1)
     return tuple(out)
+
+
+def graph_partitions(parents: Sequence[int], permutation: Sequence[int] | None = None) -> np.ndarray:
+    """ST-GCN's three spatial partitions of a kinematic tree, ``(3, J, J)`` float32.
+
+    Row ``i`` of each reads into joint ``i``: ``[0]`` the joint itself, ``[1]`` its parent (the
+    centripetal neighbour), ``[2]`` the mean of its children (the centrifugal ones; zero rows at
+    leaves). With ``permutation`` (the mirror's joint permutation) the partitions are checked to
+    commute with it, which holds when the tree is mirror-symmetric (a left joint's parent is the
+    mirror of its right partner's parent).
+    """
+    parents = np.asarray(parents, np.int64).reshape(-1)
+    j = len(parents)
+    out = np.zeros((3, j, j), np.float32)
+    out[0] = np.eye(j, dtype=np.float32)
+    for i, p in enumerate(parents):
+        if not -1 <= p < j or p == i:
+            raise ValueError(
+                f"graph_partitions: joint {i} has parent {p}; expected -1 or another of 0..{j - 1}"
+            )
+        if p >= 0:
+            out[1, i, p] = 1.0
+            out[2, p, i] = 1.0
+    kids = out[2].sum(axis=1, keepdims=True)
+    out[2] = np.divide(out[2], kids, out=np.zeros_like(out[2]), where=kids > 0)
+    if permutation is not None:
+        perm = np.asarray(permutation, np.int64)
+        if perm.shape != (j,) or not np.array_equal(out[:, perm][:, :, perm], out):
+            raise ValueError(
+                f"graph_partitions: the tree of parents {tuple(parents)} is not mirror-symmetric under "
+                f"the joint permutation {tuple(perm)} (a joint's parent must mirror to its partner's parent)"
+            )
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,9 +38,11 @@ __all__ = [
     "conv_kernel",
     "default_kernel_init",
     "equivariance_constraint",
+    "graph_adjacency",
     "init_batch_norm",
     "init_bias",
     "init_conv",
+    "init_graph",
     "init_linear",
     "initializers",
     "linear_bias",
@@ -52,6 +54,7 @@ __all__ = [
     "project_bias",
     "project_conv",
     "project_linear",
+    "square_orthogonal_init",
     "torch_bias_init",
     "torch_kernel_init",
 ]
@@ -71,6 +74,19 @@ torch_kernel_init: Initializer = jax.nn.initializers.variance_scaling(1.0 / 3.0,
 i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (std ``sqrt(1 / (3 fan_in))``), with PyTorch's fan-in
 ``in_channels * kernel_size``, which is also Flax's for a ``(k, in, out)`` kernel. Flax has no
 initializer of this name, so it is spelt out here; ``tests/test_init.py`` checks its bound and std."""
+
+
+def square_orthogonal_init(key: Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> Array:
+    """A ``(rows, cols)`` recurrent kernel drawn as orthogonal ``(rows, rows)`` squares side by side
+    (the last one cut to ``cols``): for a fused gate kernel ``(h, 4 h)`` each gate's square is
+    orthogonal, which is what Flax's ``nnx.LSTMCell`` draws per gate (its recurrent default). Drawn
+    per even/odd block, the dense recurrent map of each gate is then orthogonal too (the bases are
+    orthonormal)."""
+    rows, cols = int(shape[-2]), int(shape[-1])
+    keys = jax.random.split(key, -(-cols // rows))
+    ortho = jax.nn.initializers.orthogonal()
+    return jnp.concatenate([ortho(k, (rows, rows), dtype) for k in keys], axis=1)[:, :cols]
+
 
 InitScheme = Literal["torch", "lecun"]
 """How a model draws its weights: ``"torch"`` (PyTorch's defaults, what the VideoPose3D recipes were
@@ -322,3 +338,37 @@ def equivariance_constraint(in_spec: ChiralSpec, out_spec: ChiralSpec) -> np.nda
     # (x M_in^T) W = (x W) M_out^T for all x  <=>  M_in^T W - W M_out^T = 0.
     eye_in, eye_out = np.eye(in_spec.size), np.eye(out_spec.size)
     return np.kron(m_in.T, eye_out) - np.kron(eye_in, m_out)
+
+
+# ---------------------------------------------------------------------------------- graph conv
+
+
+def init_graph(
+    key: Array,
+    in_spec: ChiralSpec,
+    out_spec: ChiralSpec,
+    num_partitions: int,
+    *,
+    kernel_init: Initializer = default_kernel_init,
+    dtype: Any = jnp.float32,
+) -> KernelFree:
+    """Free channel maps of a graph conv, one chiral linear map per partition:
+    ``{"even": (K, nE_in, nE_out), "odd": (K, nO_in, nO_out)}`` (each block drawn with its own
+    fan-in, as :func:`init_linear`)."""
+    keys = jax.random.split(key, num_partitions)
+    blocks = [init_linear(k, in_spec, out_spec, kernel_init=kernel_init, dtype=dtype) for k in keys]
+    return {half: jnp.stack([b[half] for b in blocks]) for half in ("even", "odd")}
+
+
+def graph_adjacency(free: Array, base: Array | np.ndarray, permutation: Any) -> Array:
+    """Mirror-symmetric joint mixing ``(K, J, J)``: ``base + (B + B[:, P][:, :, P]) / 2``.
+
+    ``free`` is the learned part ``B`` ``(K, J, J)``; ``base`` a fixed, already symmetric
+    adjacency (e.g. :func:`chiral_jax.skeletons.graph_partitions`); ``permutation`` the mirror's
+    joint permutation ``P`` (an involution). Averaging ``B`` with its mirror image is the
+    projection onto the matrices that commute with ``P``, so the result is equivariant for any
+    ``free``.
+    """
+    p = np.asarray(permutation, np.int64)
+    sym = 0.5 * (free + free[:, p][:, :, p])
+    return jnp.asarray(base, free.dtype) + sym

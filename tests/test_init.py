@@ -127,3 +127,36 @@ def test_temporal_model_with_channel_dropout_is_equivariant_in_eval():
     model(jax.random.normal(jax.random.key(1), (4, 9, 34)))  # a training-mode call runs
     model.eval()
     assert_equivariant(model, jax.random.normal(jax.random.key(2), (4, 9, 34)), H2, H3)
+
+
+def test_square_orthogonal_init_draws_one_orthogonal_square_per_gate() -> None:
+    import jax
+    import numpy as np
+
+    from chiral_jax import tying
+
+    w = np.asarray(tying.square_orthogonal_init(jax.random.key(0), (6, 21)))
+    assert w.shape == (6, 21)
+    for g in range(3):  # three full squares, then a cut one
+        sq = w[:, 6 * g : 6 * (g + 1)]
+        np.testing.assert_allclose(sq.T @ sq, np.eye(6), atol=1e-5)
+    assert not np.allclose(w[:, :6], w[:, 6:12])
+
+
+def test_chiral_forecaster_recurrent_init_options() -> None:
+    import numpy as np
+    import pytest
+    from flax import nnx
+
+    from chiral_jax.models import ChiralPoseForecaster
+
+    m = ChiralPoseForecaster(hidden=16, recurrent_init="orthogonal", forget_bias=0.0, rngs=nnx.Rngs(0))
+    cell = m.decoder.cells[1]
+    h = np.asarray(cell.hidden_even[...])
+    n = h.shape[0]
+    np.testing.assert_allclose(h[:, :n].T @ h[:, :n], np.eye(n), atol=1e-5)  # the input gate's block
+    np.testing.assert_array_equal(np.asarray(cell.bias[...]), 0.0)  # no forget bias
+    default = ChiralPoseForecaster(hidden=16, rngs=nnx.Rngs(0)).decoder.cells[1]
+    assert np.asarray(default.bias[...]).max() > 0  # forget bias 1 by default
+    with pytest.raises(ValueError, match="recurrent_init must be 'lecun' or 'orthogonal', got 'xavier'"):
+        ChiralPoseForecaster(hidden=16, recurrent_init="xavier", rngs=nnx.Rngs(0))

@@ -34,6 +34,7 @@ class ActionData:
       class_names: one per class index.
       train_x, test_x: (N, people, frames, joints * channels) float32.
       train_y, test_y: (N,) int32.
+      parents: the skeleton's kinematic tree (None where the layout has none), for graph nets.
     """
 
     name: str
@@ -45,6 +46,7 @@ class ActionData:
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
+    parents: tuple[int, ...] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -87,23 +89,23 @@ def load_action_data(data: ml_collections.ConfigDict) -> ActionData:
         splits = {
             k: [dataclasses.replace(c, skeleton=c.skeleton[:, ::step]) for c in v] for k, v in splits.items()
         }
-        spec, known = skeletons.H36M.spec(3), SYNTHETIC_ACTIONS
+        skeleton, known = skeletons.H36M, SYNTHETIC_ACTIONS
     elif name == "kinetics_skeleton":
         splits = {
             k: [dataclasses.replace(c, skeleton=A.normalize_stgcn(c.skeleton)) for c in v]
             for k, v in splits.items()
         }
-        spec, known = skeletons.OPENPOSE18.spec(3), None
+        skeleton, known = skeletons.OPENPOSE18, None
     elif name == "nw_ucla":
         norm = {"scale": str(data.get("scale", "max_abs")), "align": bool(data.get("align_view", False))}
         splits = {
             k: [dataclasses.replace(c, skeleton=normalize_nw_ucla(c.skeleton, **norm)) for c in v]
             for k, v in splits.items()
         }
-        spec, known, score, method = skeletons.KINECT_V1.spec(3), NW_UCLA_ACTIONS, None, "resample"
+        skeleton, known, score, method = skeletons.KINECT_V1, NW_UCLA_ACTIONS, None, "resample"
     else:
         splits = {k: [A.clip_from_penn_action(v, PENN_ACTIONS) for v in vids] for k, vids in splits.items()}
-        spec, known, method = skeletons.PENN_ACTION.spec(3), PENN_ACTIONS, "resample"
+        skeleton, known, method = skeletons.PENN_ACTION, PENN_ACTIONS, "resample"
     splits = _protocol_splits(splits, name, str(data.get("protocol", "test")), data)
     if not splits.get("train") or not splits.get("test"):
         raise ValueError(
@@ -112,7 +114,8 @@ def load_action_data(data: ml_collections.ConfigDict) -> ActionData:
     names = _class_names(splits["train"] + splits["test"], known)
     train_x, train_y = A.prepare_clips(splits["train"], frames, method=method, score_channel=score)
     test_x, test_y = A.prepare_clips(splits["test"], frames, method=method, score_channel=score)
-    return ActionData(name, spec, 3, score, names, train_x, train_y, test_x, test_y)
+    spec = skeleton.spec(3)
+    return ActionData(name, spec, 3, score, names, train_x, train_y, test_x, test_y, skeleton.parents)
 
 
 PROTOCOLS = ("test", "validation")

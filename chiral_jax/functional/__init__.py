@@ -16,6 +16,7 @@ The code lives in private submodules, one per family; this module is the public 
 * linear maps (``_linear``): :func:`linear`, :func:`invariant`, :func:`conv1d`, :func:`conv1d_dense`;
 * batch norm (``_norm``): :func:`batch_norm_statistics`, :func:`batch_norm`;
 * dropout (``_dropout``): :func:`dropout`, :func:`dropout_mask_bits`, :func:`check_mask_bits`;
+* graph convolution over joints (``_graph``): :func:`graph_conv`, :func:`graph_conv_dense`;
 * activations and invariance (``_activation``): :func:`activation`, :func:`check_activation`,
   :func:`get_activation`, :func:`is_odd_function`, :func:`hard_tanh`, :func:`invariance`;
 * token sets (``_tokens``): :func:`dot_product_attention`, :func:`layer_norm`, :func:`token_embedding`;
@@ -48,6 +49,7 @@ from chiral_jax.functional._dropout import check_mask_bits as check_mask_bits
 from chiral_jax.functional._dropout import current_mask_bits as current_mask_bits
 from chiral_jax.functional._dropout import dropout
 from chiral_jax.functional._dropout import dropout_mask_bits as dropout_mask_bits
+from chiral_jax.functional._graph import graph_conv, graph_conv_dense
 from chiral_jax.functional._linear import Padding, conv1d, conv1d_dense, invariant, linear
 from chiral_jax.functional._norm import batch_norm, batch_norm_statistics
 from chiral_jax.functional._recurrent import GRU_GATES as GRU_GATES
@@ -77,6 +79,8 @@ __all__ = [
     "dot_product_attention",
     "dropout",
     "get_activation",
+    "graph_conv",
+    "graph_conv_dense",
     "hard_tanh",
     "invariance",
     "invariant",

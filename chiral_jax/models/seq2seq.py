@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from chiral_jax import tying
 from chiral_jax.nn import ChiralGRU, ChiralLinear, ChiralLSTM
 from chiral_jax.skeletons import PENN_ACTION
 from chiral_jax.spec import ChiralSpec
@@ -208,6 +209,10 @@ class ChiralPoseForecaster(_Forecaster):
       normalize: centre and scale inside the model (module docstring).
       zero_head: zero-initialized read-out: the untrained net forecasts zero velocity.
       dropout_rate: between the encoder's layers while training.
+      recurrent_init: LSTM recurrent kernels ``"lecun"`` (per even/odd block) or ``"orthogonal"``
+        (:func:`~chiral_jax.tying.square_orthogonal_init`: every gate's dense recurrent map
+        orthogonal, as the baseline's ``nnx.LSTMCell`` draws them).
+      forget_bias: the LSTM's forget-gate bias at init (the baseline's ``nnx.LSTMCell``: 0).
       dtype, param_dtype: compute and parameter dtypes (:mod:`chiral_jax.nn.precision`); the pose
         rollout stays in the observed poses' dtype.
     """
@@ -226,11 +231,18 @@ class ChiralPoseForecaster(_Forecaster):
         normalize: bool = True,
         zero_head: bool = False,
         dropout_rate: float = 0.0,
+        recurrent_init: Literal["lecun", "orthogonal"] = "lecun",
+        forget_bias: float = 1.0,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
     ):
         self._setup_common(pose_spec, horizon, teacher_forcing, velocity, normalize, rngs)
+        if recurrent_init not in ("lecun", "orthogonal"):
+            raise ValueError(
+                "ChiralPoseForecaster: recurrent_init must be 'lecun' or 'orthogonal', "
+                f"got {recurrent_init!r}"
+            )
         if cell not in ("lstm", "gru"):
             raise ValueError(f"ChiralPoseForecaster: cell must be 'lstm' or 'gru', got {cell!r}")
         self.in_spec = pose_velocity_spec(pose_spec)
@@ -239,6 +251,11 @@ class ChiralPoseForecaster(_Forecaster):
         layer = ChiralLSTM if cell == "lstm" else ChiralGRU
         self.dtype = dtype
         kw = {"num_layers": num_layers, "dtype": dtype, "param_dtype": param_dtype, "rngs": rngs}
+        if cell == "lstm":
+            rec = (
+                tying.square_orthogonal_init if recurrent_init == "orthogonal" else tying.default_kernel_init
+            )
+            kw.update(forget_bias=forget_bias, recurrent_kernel_init=rec)
         self.encoder = layer(self.in_spec, hid, dropout_rate=dropout_rate, **kw)
         self.decoder = layer(self.in_spec, hid, **kw)
         head_init = {"kernel_init": nnx.initializers.zeros_init()} if zero_head else {}

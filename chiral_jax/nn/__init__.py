@@ -3,6 +3,7 @@
 from chiral_jax.nn.attention import ChiralMultiHeadAttention, MultiHeadAttention, TokenLinear
 from chiral_jax.nn.conv import ChiralConv1d
 from chiral_jax.nn.elementwise import ChiralActivation, ChiralDropout
+from chiral_jax.nn.graph import ChiralGraphConv, GraphConv
 from chiral_jax.nn.invariance import ChiralInvariance
 from chiral_jax.nn.linear import ChiralInvariant, ChiralLinear
 from chiral_jax.nn.norm import BatchNorm, BatchNormMomentum, ChiralBatchNorm
@@ -19,6 +20,7 @@ __all__ = [
     "ChiralFeedForward",
     "ChiralGRU",
     "ChiralGRUCell",
+    "ChiralGraphConv",
     "ChiralInvariance",
     "ChiralInvariant",
     "ChiralLSTM",
@@ -28,6 +30,7 @@ __all__ = [
     "ChiralMultiHeadAttention",
     "ChiralTokenEmbedding",
     "FeedForward",
+    "GraphConv",
     "MultiHeadAttention",
     "TokenLinear",
     "unsigned",

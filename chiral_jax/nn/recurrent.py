@@ -371,7 +371,7 @@ class ChiralLSTM(_ChiralStack):
     before its scan.
 
     Args:
-      in_spec, hidden_spec, negated, forget_bias: as in :class:`ChiralLSTMCell`.
+      in_spec, hidden_spec, negated, forget_bias, recurrent_kernel_init: as in :class:`ChiralLSTMCell`.
       num_layers: stacked layers.
       dropout_rate: dropout on the outputs of every layer but the last (training only).
 
@@ -390,6 +390,7 @@ class ChiralLSTM(_ChiralStack):
         dropout_rate: float = 0.0,
         negated: bool = False,
         forget_bias: float = 1.0,
+        recurrent_kernel_init: tying.Initializer = tying.default_kernel_init,
         dtype: Any = None,
         param_dtype: Any = jnp.float32,
         rngs: nnx.Rngs,
@@ -404,6 +405,7 @@ class ChiralLSTM(_ChiralStack):
             param_dtype=param_dtype,
             rngs=rngs,
             forget_bias=forget_bias,
+            recurrent_kernel_init=recurrent_kernel_init,
         )
 
 

@@ -39,7 +39,7 @@ from chiral_jax import metrics, runner
 from chiral_jax.data import actions as A
 from chiral_jax.data.action_data import ACTION_DATASETS, ActionData, load_action_data
 from chiral_jax.data.pipeline import index_batches
-from chiral_jax.models import ActionNet, ChiralActionNet
+from chiral_jax.models import ActionNet, ChiralActionNet, ChiralGraphActionNet, GraphActionNet
 from chiral_jax.runner import Column, TrainingSetup, Variant
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.train.schedules import epoch_schedule
@@ -62,12 +62,36 @@ load_data = load_action_data
 
 
 def make_model(
-    variant: Variant, spec: ChiralSpec, num_classes: int, model: ml_collections.ConfigDict, seed: int = 0
+    variant: Variant,
+    spec: ChiralSpec,
+    num_classes: int,
+    model: ml_collections.ConfigDict,
+    seed: int = 0,
+    parents: tuple[int, ...] | None = None,
 ) -> nnx.Module:
-    """The chiral (:class:`~chiral_jax.models.ChiralActionNet`) or plain action net of a variant."""
+    """The net of a variant: ``model.architecture`` ``"per_frame"`` (the default:
+    :class:`~chiral_jax.models.ChiralActionNet` / :class:`~chiral_jax.models.ActionNet`) or
+    ``"graph"`` (:class:`~chiral_jax.models.ChiralGraphActionNet` / ``GraphActionNet``, which need
+    the skeleton's ``parents``)."""
     kw = dict(
         widths=variant.widths, kernel_size=model.kernel_size, dropout=model.dropout, rngs=nnx.Rngs(seed)
     )
+    architecture = model.get("architecture", "per_frame")
+    if architecture == "graph":
+        if parents is None:
+            raise ValueError(
+                "model.architecture='graph' needs a skeleton with a kinematic tree; this dataset has none"
+            )
+        learn = bool(model.get("learn_adjacency", True))
+        kw["strides"] = tuple(model.get("strides", ())) or None
+        kw["bones"] = bool(model.get("bones", False))
+        if variant.kind == "chiral":
+            return ChiralGraphActionNet(
+                spec, parents, num_classes, invariance_mode=model.invariance_mode, learn_adjacency=learn, **kw
+            )
+        return GraphActionNet(spec.num_joints, spec.dim, parents, num_classes, learn_adjacency=learn, **kw)
+    if architecture != "per_frame":
+        raise ValueError(f"model.architecture must be 'per_frame' or 'graph', got {architecture!r}")
     motion = bool(model.get("motion", False))
     if variant.kind == "chiral":
         return ChiralActionNet(
@@ -82,11 +106,15 @@ def make_model(
 
 
 def variants(
-    model: ml_collections.ConfigDict, augment: bool, spec: ChiralSpec, num_classes: int
+    model: ml_collections.ConfigDict,
+    augment: bool,
+    spec: ChiralSpec,
+    num_classes: int,
+    parents: tuple[int, ...] | None = None,
 ) -> list[Variant]:
     """The comparison of ``model.kind`` at the per-layer widths ``model.width``
     (:func:`~chiral_jax.runner.comparison_grid`; equal parameters by scaling every width together)."""
-    build = lambda kind, w: make_model(Variant("", kind, w), spec, num_classes, model)  # noqa: E731
+    build = lambda kind, w: make_model(Variant("", kind, w), spec, num_classes, model, parents=parents)  # noqa: E731
     return runner.comparison_grid(
         model.kind,
         tuple(int(w) for w in model.width),
@@ -191,7 +219,7 @@ class ActionTask(runner.Task):
         }
 
     def variants(self, config: ml_collections.ConfigDict, data: ActionData) -> list[Variant]:
-        return variants(config.model, config.train.augment, data.spec, data.num_classes)
+        return variants(config.model, config.train.augment, data.spec, data.num_classes, data.parents)
 
     def describe_variant(self, variant: Variant) -> dict[str, Any]:
         return {**variant.describe(), "widths": list(variant.widths)}  # "widths": older records' name
@@ -199,7 +227,7 @@ class ActionTask(runner.Task):
     def setup(
         self, variant: Variant, seed: int, data: ActionData, config: ml_collections.ConfigDict
     ) -> TrainingSetup:
-        model = make_model(variant, data.spec, data.num_classes, config.model, seed)
+        model = make_model(variant, data.spec, data.num_classes, config.model, seed, data.parents)
         bs, n = config.train.batch_size, len(data.train_x)
         steps = n // bs
         if steps == 0:

@@ -84,8 +84,9 @@ def make_model(
     """The forecaster of a variant: a stacked LSTM or GRU (``model.cell``) of ``model.num_layers``
     layers and ``variant.width`` units, dropout ``model.dropout`` between layers, residual decoding;
     the ground truth is fed back with probability ``teacher_forcing`` per sample and step while
-    training. ``model.velocity``, ``model.zero_head`` and ``model.normalize`` are the forecasters'
-    arguments of the same names; ``spec``: the pose's mirror (Penn Action 2D by default)."""
+    training. ``model.velocity``, ``model.zero_head``, ``model.normalize`` and (chiral LSTMs)
+    ``model.recurrent_init`` / ``model.forget_bias`` are the forecasters' arguments of the same
+    names; ``spec``: the pose's mirror (Penn Action 2D by default)."""
     if model.cell not in ("lstm", "gru"):
         raise ValueError(f"model.cell must be lstm or gru, got {model.cell!r}")
     kw = dict(
@@ -100,7 +101,12 @@ def make_model(
         dropout_rate=model.dropout,
         rngs=nnx.Rngs(seed),
     )
-    return (ChiralPoseForecaster if variant.kind == "chiral" else PoseForecaster)(spec, **kw)
+    if variant.kind == "chiral":
+        rec = dict(
+            recurrent_init=model.get("recurrent_init", "lecun"), forget_bias=model.get("forget_bias", 1.0)
+        )
+        return ChiralPoseForecaster(spec, **kw, **rec)
+    return PoseForecaster(spec, **kw)
 
 
 def variants(model: ml_collections.ConfigDict, augment: bool) -> list[Variant]:

@@ -174,6 +174,13 @@ BATTERY: tuple[BatteryCase, ...] = (
         output="invariant",
         pairs=("h36m_2d_to_3d",),  # compile-heavy; its layers run on every pair
     ),
+    BatteryCase(
+        "graph_action_net_two_people_padded",
+        nets.graph_action_net,
+        "sequence",
+        output="invariant",
+        pairs=("h36m_2d_to_3d", "scrambled_order"),
+    ),
     BatteryCase("mlp_relu", lambda i, o, r: ChiralMLP(i, o, (48, 37), activation="relu", rngs=r)),
     BatteryCase(
         "mlp_tanh_negated", lambda i, o, r: ChiralMLP(i, o, (40,), activation="tanh", negated=True, rngs=r)
@@ -222,6 +229,7 @@ BATTERY: tuple[BatteryCase, ...] = (
     BatteryCase(
         "layer_norm", lambda i, o, r: nets.Tokens("layer_norm", i, o, rngs=r), output="in", pairs=_TOKEN_PAIRS
     ),
+    BatteryCase("graph_conv", lambda i, o, r: nets.GraphTokens(i, rngs=r), output="in", pairs=_TOKEN_PAIRS),
     BatteryCase(
         "feed_forward_tokens",
         lambda i, o, r: nets.Tokens("feed_forward", i, o, rngs=r),

@@ -17,7 +17,12 @@ from flax import nnx
 from chiral_jax import functional as F
 from chiral_jax import nn
 from chiral_jax.basis import from_even_odd, to_even_odd
-from chiral_jax.models import ChiralActionNet, ChiralTemporalModel, ChiralTransformerLifter
+from chiral_jax.models import (
+    ChiralActionNet,
+    ChiralGraphActionNet,
+    ChiralTemporalModel,
+    ChiralTransformerLifter,
+)
 from chiral_jax.models.seq2seq import ChiralPoseForecaster
 from chiral_jax.models.trajectory import ROOT_SPEC, LifterWithTrajectory
 from chiral_jax.spec import ChiralSpec
@@ -120,6 +125,44 @@ def action_net(invariance_layer: int) -> Callable[[ChiralSpec, ChiralSpec, nnx.R
             i, 5, widths=widths, invariance_layer=invariance_layer, kernel_size=3, dropout=0.3, rngs=r
         )
     )
+
+
+def star_parents(spec: ChiralSpec) -> tuple[int, ...]:
+    """A mirror-symmetric tree on any spec's joints: every joint hangs from the first center joint,
+    which the mirror fixes (specs without a center joint are refused)."""
+    if not spec.center:
+        raise ValueError("star_parents: the spec has no center joint to hang the tree from")
+    root = spec.center[0]
+    return tuple(-1 if j == root else root for j in range(spec.num_joints))
+
+
+def graph_action_net(i: ChiralSpec, o: ChiralSpec, r: nnx.Rngs) -> nnx.Module:
+    """The graph action net (two blocks, the second strided, a learned adjacency perturbed away
+    from zero so the tying is exercised) on 2-person padded clips."""
+    net = ChiralGraphActionNet(i, star_parents(i), 5, widths=(6, 8), kernel_size=3, dropout=0.3, rngs=r)
+    for layer in net.spatial:
+        layer.adjacency[...] = jax.random.normal(r.params(), layer.adjacency.shape)
+    return TwoPeoplePadded(net)
+
+
+class GraphTokens(nnx.Module):
+    """Graph convs on a pose's joint tokens: ``in_spec`` poses -> hidden (learned adjacency,
+    perturbed from zero) -> ``in_spec`` poses again (shape-preserving)."""
+
+    def __init__(self, in_spec: ChiralSpec, *, rngs: nnx.Rngs):
+        from chiral_jax.skeletons import graph_partitions
+
+        self.in_spec = in_spec
+        tok, hid = TokenSpec.pose(in_spec), ChiralSpec.hidden(9)
+        parts = graph_partitions(star_parents(in_spec), in_spec.joint_permutation)
+        self.up = nn.ChiralGraphConv(tok, hid, parts, rngs=rngs)
+        self.down = nn.ChiralGraphConv(tok.with_channels(hid), tok.channel_spec, parts, rngs=rngs)
+        for layer in (self.up, self.down):
+            layer.adjacency[...] = jax.random.normal(rngs.params(), layer.adjacency.shape)
+
+    def __call__(self, x: Array) -> Array:
+        t = x.reshape(*x.shape[:-1], self.in_spec.num_joints, self.in_spec.dim)
+        return self.down(jax.nn.relu(self.up(t))).reshape(x.shape)
 
 
 def norm_mask(tokens: Array, threshold: float = 1.0) -> Array:

@@ -120,6 +120,13 @@ def _embedding(even: Array, odd: Array) -> Any:
     return F.token_embedding({"even": even.reshape(t.num_orbits, 4), "odd": odd.reshape(t.num_pairs, 4)}, t)
 
 
+_GRAPH_PARTS = np.stack([np.eye(17), np.full((17, 17), 1 / 17), np.eye(17)[H36M.spec(1).joint_permutation]])
+_GRAPH = (
+    _free(lambda k: tying.init_graph(k, _HID, ChiralSpec.hidden(6), 3)),
+    lambda r: _f32(_GRAPH_PARTS + 0.1 * r.standard_normal((3, 17, 17))),
+)
+_graph = lambda x, k, a: F.graph_conv(x, k, a, _HID, ChiralSpec.hidden(6))  # noqa: E731
+_graph_dense = lambda x, a: F.graph_conv_dense(x, jnp.ones((3, 8, 5)), a)  # noqa: E731
 _attn = lambda q, k, v, m: F.dot_product_attention(q, k, v, m)  # noqa: E731
 _ln = lambda x, s, b: F.layer_norm(x, _HID, s, b)  # noqa: E731
 _LN = (_vec(_HID.num_orbits), _vec(_HID.num_even))
@@ -159,6 +166,9 @@ FUNCTIONAL_CASES: tuple[FunctionalCase, ...] = (
     FunctionalCase("layer_norm", _ln, (_TOKS, *_LN)),
     FunctionalCase("layer_norm", _ln, (_TOKS_EO, *_LN), _EO),
     FunctionalCase("token_embedding", _embedding, _EMB),
+    FunctionalCase("graph_conv", _graph, (_TOKS, *_GRAPH)),
+    FunctionalCase("graph_conv", _graph, (_TOKS_EO, *_GRAPH), _EO),
+    FunctionalCase("graph_conv_dense", _graph_dense, (_TOKS, _GRAPH[1])),
 )
 """One example call per public :mod:`chiral_jax.functional` function (and per ``EvenOdd`` form)."""
 

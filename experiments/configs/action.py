@@ -57,6 +57,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.invariance_mode = "abs_pairs"  # abs_pairs | abs | square
     c.model.equal_params = True  # also train the chiral net at the baseline's parameter count
     c.model.baseline_without_augment = True  # also the baseline without mirror augmentation
+    c.model.architecture = "per_frame"  # per_frame (joints folded in layer 1) | graph (one vector per joint)
+    c.model.learn_adjacency = True  # graph: learn a residual adjacency per block
+    c.model.bones = False  # graph: also feed each joint's offset from its parent
+    c.model.strides = ()  # graph: time stride per block (empty: 2 where the width grows)
     c.model.kernel_size = 9
     c.model.dropout = 0.5
     c.model.motion = False  # also feed each joint's frame-to-frame change (models.motion_features)

@@ -51,6 +51,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.model.num_layers = 2
     c.model.dropout = 0.0  # between stacked layers
     c.model.velocity = "encoder"  # initial | frame | encoder: what the velocity input holds (seq2seq.py)
+    c.model.recurrent_init = "lecun"  # chiral LSTM recurrent kernels: lecun | orthogonal (the baseline's)
+    c.model.forget_bias = 1.0  # chiral LSTM forget-gate bias at init (the baseline's nnx.LSTMCell: 0)
     c.model.zero_head = True  # zero-initialized read-out: the untrained net forecasts zero velocity
     c.model.normalize = True  # centre and scale the poses inside the model
     c.model.equal_params = True  # also train the chiral net at the baseline's parameter count
