@@ -192,5 +192,6 @@ def test_configs_have_the_fixed_keys(name: str) -> None:
         node = c
         for part in key.split("."):
             node = node[part]
-    assert c.data.name in action.ACTION_DATASETS and len(c.model.width) == 10
+    graph = c.model.architecture == "graph"
+    assert c.data.name in action.ACTION_DATASETS and len(c.model.width) == (6 if graph else 10)
     assert c.model.invariance_layer == 4 and c.train.momentum == 0.9 and c.train.weight_decay == 1e-4
