@@ -101,6 +101,14 @@ def test_graph_action_nets_shapes_invariance_and_errors() -> None:
     gap = lambda net: float(jnp.max(jnp.abs(net(x) - net(SPEC.transform(x)))))  # noqa: E731
     assert gap(chiral) <= 1e-5 * (1 + float(jnp.max(jnp.abs(chiral(x)))))
     assert gap(plain) > 1e-3
+    bones = ChiralGraphActionNet(SPEC, KINECT.parents, 4, widths=(6,), bones=True, rngs=nnx.Rngs(2))
+    plain_bones = GraphActionNet(20, 3, KINECT.parents, 4, widths=(6,), bones=True, rngs=nnx.Rngs(2))
+    randomize_params(bones, seed=4)
+    randomize_params(plain_bones, seed=4)
+    bones.eval()
+    plain_bones.eval()
+    assert gap(bones) <= 1e-5 * (1 + float(jnp.max(jnp.abs(bones(x)))))  # bones mirror like joints
+    assert gap(plain_bones) > 1e-3
     assert block_strides((4, 4, 8, 8, 16)) == (1, 1, 2, 1, 2)
     with pytest.raises(ValueError, match=r"expected \(batch, people, frames, 60\)"):
         chiral(jnp.ones((3, 2, 10, 59)))
