@@ -1,13 +1,12 @@
 """Default forecasting config: the built-in synthetic motions seen in the Penn Action layout.
 
 Command:  python experiments/forecast2d.py --workdir /tmp/forecast2d
-Runtime:  21 min 35 s on the 2-core CPU machine (x86_64 AMD EPYC, jax 0.10.2) under a load average
-          of 10-14 from other jobs (12 runs of 8 epochs, 360 steps each); the recipe's steps cost
-          what the old recipe's did, which took 4 min 26 s on the idle machine. Not timed idle.
-Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 63.6 +- 0.2, chiral
-          width 94 (the baseline's parameters) 64.1 +- 0.2, baseline without augmentation
-          61.6 +- 0.3, with augmentation 62.1 +- 0.8, with augmentation and flip averaging
-          62.2 +- 0.7; zero velocity 54.8, constant velocity 44.2 (docs/forecasting.md).
+Runtime:  8 min 12 s on the 2-core CPU machine (x86_64 AMD EPYC, jax 0.10.2), nothing else
+          running (12 runs of 8 epochs, 2026-12-08).
+Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 67.1 +- 0.2, chiral
+          width 94 (the baseline's parameters) 68.0 +- 0.2, baseline without augmentation
+          66.3 +- 0.4, with augmentation 67.1 +- 0.1, with augmentation and flip averaging
+          67.4 +- 0.1; zero velocity 54.8, constant velocity 44.2 (docs/forecasting.md).
 
 Given the present pose and its initial velocity (2 observed frames), forecast 16 poses; chiral
 stacked LSTM (equal width, equal parameters) against the plain baseline without and with mirror
@@ -15,7 +14,8 @@ augmentation, each baseline also with test-time flip averaging; 3 seeds. The rec
 validation splits, docs/forecasting.md): a residual decoder whose read-out starts at zero (the
 untrained net forecasts zero velocity), the velocity given to the encoder only, no teacher
 forcing (trained free-running, as evaluated), a Welsch loss (a smooth PCK) on the visible joints,
-Adam with cosine decay and gradient clipping.
+the training videos also played backwards, Adam 2e-3 with cosine decay and gradient clipping, the
+chiral LSTM initialized like the baseline's (orthogonal recurrent kernels, no forget bias).
 """
 
 import ml_collections

@@ -3,11 +3,11 @@ poses projected to 2D in the Penn Action joint layout.
 
 Command:  python experiments/forecast2d.py --workdir /tmp/forecast2d_cmu \
               --config experiments/configs/forecast2d_cmu.py --config.data.manual_dir /path/to/cmu_mocap
-Runtime:  about 20 min on the 2-core CPU machine under a load average of 10-14 from other jobs
-          (12 runs of 8 epochs).
-Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 39.0 +- 0.4, width 94
-          38.4 +- 0.2; baseline without augmentation 37.8 +- 0.4 (39.4 +- 0.5 with flip
-          averaging), with augmentation 39.6 +- 0.1 (40.0 +- 0.2); zero velocity 32.5, constant
+Runtime:  13 min 37 s on the 2-core CPU machine, nothing else running (12 runs of 8 epochs,
+          2026-12-08).
+Result:   PCK@0.05 averaged over the 16 steps, 3 seeds (%): chiral width 64 39.7 +- 0.2, width 94
+          39.2 +- 0.3; baseline without augmentation 39.4 +- 0.3 (40.2 +- 0.4 with flip
+          averaging), with augmentation 40.6 +- 0.1 (40.9 +- 0.1); zero velocity 32.5, constant
           velocity 29.2 (docs/forecasting.md).
 """
 
