@@ -21,7 +21,7 @@ internally ``(batch * people, joints, frames, channels)``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -82,6 +82,37 @@ class _GraphBase(nnx.Module):
     def _set_bones(self, bones: bool, parents: Sequence[int]) -> None:
         self.bones = bool(bones)
         self.bone_parents = tuple(j if p < 0 else int(p) for j, p in enumerate(parents))
+
+    def _build_blocks(
+        self,
+        first: Any,
+        channels: Callable[[int], Any],
+        spatial: Callable[[Any, Any], Any],
+        temporal: Callable[[Any, Any, int, int], Any],
+        norm: Callable[[Any], Any],
+        kernel_size: int,
+    ) -> Any:
+        """Makes every block's layers, in one order for both nets (the seeded draws follow it).
+
+        ``first``: the input's channels (a spec or a count); ``channels(w)``: a block's output
+        channels; the factories make a graph conv ``(c_in, c_out)``, a temporal conv ``(c_in,
+        c_out, kernel, stride)`` and a batch norm ``(c)``. Returns the last block's channels."""
+        layers: dict[str, list[Any]] = {k: [] for k in ("sp", "t", "sn", "tn", "r", "rn")}
+        c = first
+        for i, (w, s) in enumerate(zip(self.widths, self.strides, strict=True)):
+            h = channels(w)
+            layers["sp"].append(spatial(c, h))
+            layers["t"].append(temporal(h, h, kernel_size, s))
+            layers["sn"].append(norm(h))
+            layers["tn"].append(norm(h))
+            shortcut = bool(i) and (c != h or s != 1)  # the first block has none
+            layers["r"].append(temporal(c, h, 1, s) if shortcut else None)
+            layers["rn"].append(norm(h) if shortcut else None)
+            c = h
+        self.spatial, self.temporal = nnx.List(layers["sp"]), nnx.List(layers["t"])
+        self.spatial_norms, self.temporal_norms = nnx.List(layers["sn"]), nnx.List(layers["tn"])
+        self.residual, self.residual_norms = nnx.List(layers["r"]), nnx.List(layers["rn"])
+        return c
 
     def _fold(self, x: Array) -> tuple[Array, int, int]:
         j, c = self.num_joints, self.dim
@@ -188,27 +219,25 @@ class ChiralGraphActionNet(_GraphBase):
         self.num_orbits = max(self.orbit_index) + 1
         self.hidden_specs = tuple(ChiralSpec.hidden(w) for w in self.widths)
         kw = dict(dtype=dtype, param_dtype=param_dtype)
-        spatial, t_ops, s_norms, t_norms, res, r_norms = [], [], [], [], [], []
-        for i, (w, s) in enumerate(zip(self.widths, self.strides, strict=True)):
-            hid = ChiralSpec.hidden(w)
-            spatial.append(
-                ChiralGraphConv(
-                    tokens, hid, partitions, learn_adjacency=learn_adjacency, joint_axis=1, rngs=rngs, **kw
-                )
-            )
-            conv = dict(padding="SAME", use_bias=False, rngs=rngs, **kw)
-            t_ops.append(ChiralConv1d(hid, hid, kernel_size, strides=s, **conv))
-            s_norms.append(ChiralBatchNorm(hid, momentum=momentum, **kw))
-            t_norms.append(ChiralBatchNorm(hid, momentum=momentum, **kw))
-            shortcut = bool(i) and (tokens.channel_spec != hid or s != 1)
-            res.append(ChiralConv1d(tokens.channel_spec, hid, 1, strides=s, **conv) if shortcut else None)
-            r_norms.append(ChiralBatchNorm(hid, momentum=momentum, **kw) if shortcut else None)
-            tokens = tokens.with_channels(hid)
-        self.spatial, self.temporal = nnx.List(spatial), nnx.List(t_ops)
-        self.spatial_norms, self.temporal_norms = nnx.List(s_norms), nnx.List(t_norms)
-        self.residual, self.residual_norms = nnx.List(res), nnx.List(r_norms)
+        conv = dict(padding="SAME", use_bias=False, rngs=rngs, **kw)
+        last = self._build_blocks(
+            tokens.channel_spec,
+            ChiralSpec.hidden,
+            lambda c, h: ChiralGraphConv(
+                tokens.with_channels(c),
+                h,
+                partitions,
+                learn_adjacency=learn_adjacency,
+                joint_axis=1,
+                rngs=rngs,
+                **kw,
+            ),
+            lambda c, h, k, s: ChiralConv1d(c, h, k, strides=s, **conv),
+            lambda h: ChiralBatchNorm(h, momentum=momentum, **kw),
+            kernel_size,
+        )
         self.drop = ChiralDropout(dropout, rngs=rngs)
-        self.invariance = ChiralInvariance(tokens.channel_spec, mode=invariance_mode, dtype=dtype)
+        self.invariance = ChiralInvariance(last, mode=invariance_mode, dtype=dtype)
         self.classifier = nnx.Linear(self.invariance.out_features, num_classes, rngs=rngs, **kw)
 
     def _enter(self, h: Array) -> Features:
@@ -269,23 +298,17 @@ class GraphActionNet(_GraphBase):
             raise ValueError(f"GraphActionNet: {partitions.shape[1]} parents for {num_joints} joints")
         self._set_bones(bones, parents)
         kw = dict(dtype=dtype, param_dtype=param_dtype)
-        spatial, t_ops, s_norms, t_norms, res, r_norms = [], [], [], [], [], []
-        c = self.dim * (2 if bones else 1)
-        for i, (w, s) in enumerate(zip(self.widths, self.strides, strict=True)):
-            spatial.append(
-                GraphConv(c, w, partitions, learn_adjacency=learn_adjacency, joint_axis=1, rngs=rngs, **kw)
-            )
-            conv = dict(padding="SAME", use_bias=False, rngs=rngs, **kw)
-            t_ops.append(nnx.Conv(w, w, (kernel_size,), **conv))
-            s_norms.append(BatchNorm(w, momentum=momentum, rngs=rngs, **kw))
-            t_norms.append(BatchNorm(w, momentum=momentum, rngs=rngs, **kw))
-            shortcut = bool(i) and (c != w or s != 1)
-            res.append(nnx.Conv(c, w, (1,), **conv) if shortcut else None)
-            r_norms.append(BatchNorm(w, momentum=momentum, rngs=rngs, **kw) if shortcut else None)
-            c = w
-        self.spatial, self.temporal = nnx.List(spatial), nnx.List(t_ops)
-        self.spatial_norms, self.temporal_norms = nnx.List(s_norms), nnx.List(t_norms)
-        self.residual, self.residual_norms = nnx.List(res), nnx.List(r_norms)
+        conv = dict(padding="SAME", use_bias=False, rngs=rngs, **kw)
+        c = self._build_blocks(
+            self.dim * (2 if bones else 1),
+            int,
+            lambda c, w: GraphConv(
+                c, w, partitions, learn_adjacency=learn_adjacency, joint_axis=1, rngs=rngs, **kw
+            ),
+            lambda c, w, k, s: nnx.Conv(c, w, (k,), **conv),
+            lambda w: BatchNorm(w, momentum=momentum, rngs=rngs, **kw),
+            kernel_size,
+        )
         self.drop = ChiralDropout(dropout, rngs=rngs)
         self.classifier = nnx.Linear(c, num_classes, rngs=rngs, **kw)
 
