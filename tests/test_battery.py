@@ -53,6 +53,7 @@ NET_CASE_PREFIXES = (
     "temporal_conv_stack",
     "transformer_lifter",
     "action_net",
+    "graph_action_net",
     "gru_stacked",
     "lstm_stacked",
     "ik_",

@@ -48,10 +48,13 @@ def tiny_config(data_dir: str) -> ml_collections.ConfigDict:
 
 def test_samples_follow_the_protocol(data_dir):
     config = tiny_config(data_dir)
+    config.data.train_reverse = False
     data = forecasting.load_data(config.data)
     assert data.train["poses"].shape[1:] == (18, 13, 2)
     frames = sum(s.num_frames for s in load_synthetic("train", **TINY_DATA))
     assert len(data.train["poses"]) == frames  # one sample per start frame
+    config.data.train_reverse = True  # the default recipe: the training videos also played backwards
+    assert len(forecasting.load_data(config.data).train["poses"]) == 2 * frames
     assert np.abs(data.train["poses"]).max() <= 1.0 + 1e-6
     config.data.observed = 1
     assert forecasting.load_data(config.data).test["poses"].shape[1] == 17
