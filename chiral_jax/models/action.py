@@ -48,6 +48,7 @@ __all__ = [
     "ST_GCN_WIDTHS",
     "ActionNet",
     "ChiralActionNet",
+    "dense_conv",
     "layer_kinds",
     "layer_strides",
     "motion_features",
@@ -265,14 +266,18 @@ def _plain_op(
     )
 
 
+def dense_conv(conv: nnx.Conv, h: Array, stride: int) -> Array:
+    """A plain ``nnx.Conv``'s kernel applied ("SAME", ``stride``) with the slice-and-matmul conv the
+    chiral layers use, so timings of chiral and plain nets compare the layers, not two conv codes.
+    ``h``: ``(batch, time, in)``; the conv's compute dtype applies, as ``nnx.Conv`` would."""
+    kernel = conv.kernel[...]
+    if conv.dtype is not None:
+        h, kernel = h.astype(conv.dtype), kernel.astype(conv.dtype)
+    return functional.conv1d_dense(h, kernel, strides=stride, padding="SAME")
+
+
 def _plain_layer(net: _ActionBase, i: int, op: Any, norm: Any, h: Array) -> Array:
-    if net.kinds[i] == "spatial":
-        y = op(h)
-    else:  # the same slice-and-matmul conv the chiral layers use, so timings compare the layers
-        kernel = op.kernel[...]
-        if op.dtype is not None:  # compute dtype (mixed precision), as nnx.Conv would
-            h, kernel = h.astype(op.dtype), kernel.astype(op.dtype)
-        y = functional.conv1d_dense(h, kernel, strides=net.strides[i], padding="SAME")
+    y = op(h) if net.kinds[i] == "spatial" else dense_conv(op, h, net.strides[i])
     y = jax.nn.relu(norm(y))
     return net.drop(y) if net.kinds[i] == "temporal" else y
 

@@ -30,7 +30,7 @@ from flax import nnx
 
 from chiral_jax import functional
 from chiral_jax.basis import EvenOdd, to_even_odd
-from chiral_jax.models.action import motion_spec
+from chiral_jax.models.action import dense_conv, motion_spec
 from chiral_jax.nn import (
     BatchNorm,
     ChiralBatchNorm,
@@ -217,7 +217,6 @@ class ChiralGraphActionNet(_GraphBase):
         self.in_channel_spec = tokens.channel_spec
         self.orbit_index = tuple(int(k) for k in tokens.orbits["index"])
         self.num_orbits = max(self.orbit_index) + 1
-        self.hidden_specs = tuple(ChiralSpec.hidden(w) for w in self.widths)
         kw = dict(dtype=dtype, param_dtype=param_dtype)
         conv = dict(padding="SAME", use_bias=False, rngs=rngs, **kw)
         last = self._build_blocks(
@@ -245,8 +244,9 @@ class ChiralGraphActionNet(_GraphBase):
         return to_even_odd(h, self.in_channel_spec)
 
     def _relu(self, i: int, h: Features) -> Features:
-        # Exact on the negation-free hidden specs (the mirror only permutes channels).
-        return functional.activation(h, "relu", self.hidden_specs[i], check=False)
+        # Exact on the negation-free hidden specs (the mirror only permutes channels); block i's
+        # spec is its batch norms'.
+        return functional.activation(h, "relu", self.spatial_norms[i].spec, check=False)
 
     def _conv(self, conv: Any, h: Features, stride: int) -> Features:
         return conv(h)
@@ -313,8 +313,4 @@ class GraphActionNet(_GraphBase):
         self.classifier = nnx.Linear(c, num_classes, rngs=rngs, **kw)
 
     def _conv(self, conv: Any, h: Array, stride: int) -> Array:
-        # The same slice-and-matmul conv the chiral layers use, so timings compare the layers.
-        kernel = conv.kernel[...]
-        if conv.dtype is not None:
-            h, kernel = h.astype(conv.dtype), kernel.astype(conv.dtype)
-        return functional.conv1d_dense(h, kernel, strides=stride, padding="SAME")
+        return dense_conv(conv, h, stride)

@@ -25,6 +25,7 @@ from chiral_jax.models import (
 )
 from chiral_jax.models.seq2seq import ChiralPoseForecaster
 from chiral_jax.models.trajectory import ROOT_SPEC, LifterWithTrajectory
+from chiral_jax.skeletons import graph_partitions
 from chiral_jax.spec import ChiralSpec
 from chiral_jax.tokens import TokenSpec, joint_channel_spec
 
@@ -150,13 +151,11 @@ class GraphTokens(nnx.Module):
     perturbed from zero) -> ``in_spec`` poses again (shape-preserving)."""
 
     def __init__(self, in_spec: ChiralSpec, *, rngs: nnx.Rngs):
-        from chiral_jax.skeletons import graph_partitions
-
         self.in_spec = in_spec
         tok, hid = TokenSpec.pose(in_spec), ChiralSpec.hidden(9)
         parts = graph_partitions(star_parents(in_spec), in_spec.joint_permutation)
         self.up = nn.ChiralGraphConv(tok, hid, parts, rngs=rngs)
-        self.down = nn.ChiralGraphConv(tok.with_channels(hid), tok.channel_spec, parts, rngs=rngs)
+        self.down = nn.ChiralGraphConv(self.up.out_tokens, tok.channel_spec, parts, rngs=rngs)
         for layer in (self.up, self.down):
             layer.adjacency[...] = jax.random.normal(rngs.params(), layer.adjacency.shape)
 
